@@ -1,0 +1,303 @@
+"""Keras 3 layers of the NTK-parameterized networks of Geiger et al. (arXiv:1906.08034).
+
+Notation of the article: a hidden layer maps z^(l-1) to
+
+    z^l = sigma(W^l z^(l-1) / sqrt(n_(l-1)) + beta * b^l),
+
+with every weight and bias drawn N(0, 1) and n_(l-1) the fan-in. The network's raw output is
+f(w, x) = W^(L+1) z^L / sqrt(h) and the trained function is centred and scaled,
+
+    F(w, x) = alpha * (f(w, x) - f(w0, x)),
+
+so that F = 0 at initialization whatever alpha is (the "alpha/sqrt(h) readout": the last layer is
+scaled by alpha/sqrt(h)). Here h is the number of features entering the readout (the width of the
+last hidden layer, or the number of channels after global average pooling for the CNN).
+
+`NTKDense` and `NTKConv2D` compute pre-activations only; `NormalizedActivation` applies sigma, so
+that the kernel code can read pre-activations between layers.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+_PACKAGE = "lazyfeat_tf"
+ACTIVATIONS = ("relu", "softplus")
+
+
+def _standard_normal():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=1.0)
+
+
+def _check_positive(name, value, kind=float):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a positive {kind.__name__}, received {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NTKDense(keras.layers.Layer):
+    """Dense pre-activation in NTK parameterization: `W z / sqrt(fan_in) + beta * b`.
+
+    Weights W `[fan_in, units]` and bias b `[units]` are drawn N(0, 1); the 1/sqrt(fan_in) factor
+    lives in the forward pass, not in the initialization.
+
+    Args:
+        units: number of output features (the width h of the layer), > 0.
+        use_bias: whether to add `beta * b`.
+        beta: bias scale (the article's beta), >= 0.
+
+    Call arguments:
+        inputs: `[batch, fan_in]`.
+
+    Returns:
+        `[batch, units]` pre-activations.
+
+    Example:
+        >>> layer = NTKDense(64, use_bias=True, beta=0.1)
+        >>> layer(np.ones((2, 10), "float32")).shape
+        (2, 64)
+
+    Reference:
+        Jacot, Gabriel & Hongler (2018), Neural Tangent Kernel; Geiger et al. (2019), eq. (1).
+    """
+
+    def __init__(self, units, use_bias=False, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"units must be a positive int, received units={units!r}")
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, received beta={beta!r}")
+        self.units = units
+        self.use_bias = bool(use_bias)
+        self.beta = float(beta)
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            name="kernel", shape=(fan_in, self.units), initializer=_standard_normal()
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer=_standard_normal())
+            if self.use_bias
+            else None
+        )
+
+    @property
+    def fan_in(self):
+        return int(self.kernel.shape[0])
+
+    def call(self, inputs):
+        outputs = ops.matmul(inputs, self.kernel) / math.sqrt(self.fan_in)
+        if self.bias is not None:
+            outputs = outputs + self.beta * self.bias
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NTKConv2D(keras.layers.Layer):
+    """2-D convolution pre-activation in NTK parameterization (channels last).
+
+    `out = conv(pad(x), W) / sqrt(k * k * c_in) + beta * b`, with W `[k, k, c_in, filters]` and
+    b `[filters]` drawn N(0, 1).
+
+    Args:
+        filters: output channels (the width h), > 0.
+        kernel_size: filter side k, > 0.
+        strides: stride s, > 0.
+        padding: zeros added on every side before a "valid" convolution (int >= 0; the article's
+            CNN uses 1), or "same".
+        use_bias: whether to add `beta * b`.
+        beta: bias scale, >= 0.
+
+    Call arguments:
+        inputs: `[batch, height, width, c_in]`.
+
+    Returns:
+        `[batch, height', width', filters]` pre-activations.
+    """
+
+    def __init__(self, filters, kernel_size=5, strides=1, padding=1, use_bias=False, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("filters", filters), ("kernel_size", kernel_size), ("strides", strides)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, received {name}={value!r}")
+        if padding != "same" and not (isinstance(padding, int) and padding >= 0):
+            raise ValueError(f"padding must be an int >= 0 or 'same', received padding={padding!r}")
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, received beta={beta!r}")
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.beta = float(beta)
+
+    def build(self, input_shape):
+        c_in = int(input_shape[-1])
+        k = self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel", shape=(k, k, c_in, self.filters), initializer=_standard_normal()
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer=_standard_normal())
+            if self.use_bias
+            else None
+        )
+
+    @property
+    def fan_in(self):
+        k, _, c_in, _ = self.kernel.shape
+        return int(k * k * c_in)
+
+    def pad(self, inputs):
+        """Explicit zero padding applied before the "valid" convolution (identity for "same")."""
+        if self.padding == "same" or self.padding == 0:
+            return inputs
+        p = self.padding
+        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]])
+
+    @property
+    def conv_padding(self):
+        return "same" if self.padding == "same" else "valid"
+
+    def call(self, inputs):
+        outputs = ops.conv(
+            self.pad(inputs), self.kernel, strides=self.strides, padding=self.conv_padding
+        ) / math.sqrt(self.fan_in)
+        if self.bias is not None:
+            outputs = outputs + self.beta * self.bias
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+
+        def side(n):
+            if n is None:
+                return None
+            if self.padding == "same":
+                return -(-n // self.strides)
+            return (n + 2 * self.padding - self.kernel_size) // self.strides + 1
+
+        return (batch, side(height), side(width), self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "use_bias": self.use_bias,
+            "beta": self.beta,
+        }
+
+
+def softplus_normalization(softplus_beta, n_nodes=200):
+    """c such that E[(c * softplus_beta(z))^2] = 1 for z ~ N(0, 1).
+
+    softplus_beta(z) = log(1 + exp(beta z)) / beta. Computed by Gauss-Hermite quadrature with
+    `n_nodes` nodes (exact to ~1e-12 for this smooth integrand). For beta = 5, c ~ 1.4047.
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
+    values = np.logaddexp(0.0, softplus_beta * nodes) / softplus_beta
+    second_moment = np.sum(weights * values**2) / np.sqrt(2.0 * np.pi)
+    return float(1.0 / np.sqrt(second_moment))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NormalizedActivation(keras.layers.Layer):
+    """Activation normalized so that E[sigma(z)^2] = 1 for z ~ N(0, 1).
+
+    - "relu": sigma(z) = sqrt(2) * max(0, z).
+    - "softplus": sigma(z) = c * log(1 + exp(softplus_beta * z)) / softplus_beta, with c computed
+      by `softplus_normalization` (c ~ 1.4047 for the article's softplus_beta = 5).
+
+    Args:
+        activation: "relu" or "softplus".
+        softplus_beta: sharpness of the softplus, > 0 (ignored for relu).
+
+    Call arguments:
+        inputs: pre-activations of any shape; returns the same shape.
+    """
+
+    def __init__(self, activation="relu", softplus_beta=5.0, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, received activation={activation!r}")
+        _check_positive("softplus_beta", softplus_beta)
+        self.activation = activation
+        self.softplus_beta = float(softplus_beta)
+        self.scale = (
+            math.sqrt(2.0) if activation == "relu" else softplus_normalization(self.softplus_beta)
+        )
+
+    def call(self, inputs):
+        if self.activation == "relu":
+            return self.scale * ops.relu(inputs)
+        return self.scale * ops.softplus(self.softplus_beta * inputs) / self.softplus_beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation, "softplus_beta": self.softplus_beta}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CenteredReadout(keras.layers.Layer):
+    """The alpha/sqrt(h) readout: F = alpha * (W z / sqrt(h) - W0 z0 / sqrt(h)).
+
+    `z` are the features of the trained network and `z0` those of a frozen copy of the network at
+    initialization; W `[h, 1]` (trainable, N(0, 1)) starts equal to W0 (non-trainable copy), so
+    F(w0, x) = 0 exactly for every alpha, and F(w, x) = alpha * (f(w, x) - f(w0, x)) with f the raw
+    output W z / sqrt(h).
+
+    Args:
+        alpha: output scale (the article's alpha), > 0. The control parameter is alpha * sqrt(h).
+
+    Call arguments:
+        inputs: a pair `[z, z0]`, both `[batch, h]`.
+
+    Returns:
+        `[batch]`, the function F.
+    """
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive("alpha", alpha)
+        self.alpha = float(alpha)
+
+    def build(self, input_shape):
+        width = int(input_shape[0][-1])
+        self.kernel = self.add_weight(name="kernel", shape=(width, 1), initializer=_standard_normal())
+        self.kernel0 = self.add_weight(
+            name="kernel0", shape=(width, 1), initializer="zeros", trainable=False
+        )
+        self.kernel0.assign(self.kernel)
+
+    @property
+    def width(self):
+        return int(self.kernel.shape[0])
+
+    def raw_output(self, features, kernel=None):
+        """f = features @ kernel / sqrt(h): `[batch, h]` -> `[batch]` (kernel defaults to W)."""
+        kernel = self.kernel if kernel is None else kernel
+        return ops.matmul(features, kernel)[:, 0] / math.sqrt(self.width)
+
+    def call(self, inputs):
+        features, features0 = inputs
+        return self.alpha * (self.raw_output(features) - self.raw_output(features0, self.kernel0))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0],)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
