@@ -1,0 +1,253 @@
+"""Training dynamics: adaptive-step gradient flow (setup A) and minibatch SGD / Adam (setup B).
+
+Gradient flow integrates dw/dt = -grad L(w) (article units, physical time t) with an adaptive step:
+
+1. v = -g (or, with momentum time constant tau > 0, v <- x v + (1 - x)(-g), x = exp(-dt/tau));
+2. propose w' = w + dt v, evaluate F' and g' there;
+3. accept if dout = max_mu |F'_mu - F_mu| < max_dout and
+   dgrad = ||g - g'||^2 / (||g|| ||g'||) < max_dgrad; if both are under half their bound, the next dt
+   is 1.1 dt; otherwise reject the proposal and divide dt by 10.
+
+The loop stops when every training margin F y reaches 1 (zero hinge loss), on a non-finite loss,
+when dt falls below `min_dt` (stalled), or at a step / time budget. The attempt loop runs inside one
+`tf.function` (a `tf.while_loop`), so that a step costs little more than its forward and backward
+passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
+
+Both integrators work on a `System`: parameters plus `evaluate(params) -> (F [n], L, grads)`. The
+network is one system (`NetworkSystem`); the frozen-kernel linear model is another.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from lazyfeat_tf import losses, models
+
+STATUSES = ("running", "converged", "nan", "stalled", "max_steps", "max_time")
+
+
+class NetworkSystem:
+    """F(w, x) = alpha (f(w, x) - f(w0, x)) of a model from `models.build_model` on a fixed set.
+
+    Args:
+        model: the Keras model; its trained parameters are `params` (trunk + readout kernel).
+        x: `[n, *input_shape]` training inputs; y: `[n]` labels +1/-1.
+        loss: a name from `losses.LOSSES`; soft_hinge_beta: its sharpness.
+
+    f(w0, x) is computed once from the frozen trunk0 and kernel0, so evaluating F costs one forward
+    pass of the trained trunk.
+    """
+
+    def __init__(self, model, x, y, loss="hinge", soft_hinge_beta=20.0):
+        self.parts = models.parts(model)
+        self.dtype = model.dtype
+        self.params = list(self.parts.trunk.trainable_variables) + [self.parts.readout.kernel]
+        self.alpha = self.parts.alpha
+        self.loss_name = loss
+        self.soft_hinge_beta = soft_hinge_beta
+        self.x = tf.constant(x, self.dtype)
+        self.y = tf.constant(y, self.dtype)
+        self.f0 = self.initial_raw_output(self.x)
+
+    def initial_raw_output(self, x):
+        """f(w0, x) `[n]` from the frozen copy of the network."""
+        return self.parts.readout.raw_output(self.parts.trunk0(x), self.parts.readout.kernel0)
+
+    def outputs(self, params, x, f0):
+        """F `[n]` at parameter values `params` (tensors in the order of `self.params`)."""
+        trunk = self.parts.trunk
+        features, _ = trunk.stateless_call(params[:-1], [tf.convert_to_tensor(v) for v in trunk.non_trainable_variables], x)
+        return self.alpha * (self.parts.readout.raw_output(features, params[-1]) - f0)
+
+    def loss(self, outputs, labels):
+        return losses.scaled_loss(self.loss_name, outputs, labels, self.alpha, self.soft_hinge_beta)
+
+    def evaluate(self, params):
+        """(F `[n]`, L scalar, dL/dparams list) on the training set at `params`."""
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            outputs = self.outputs(params, self.x, self.f0)
+            loss = self.loss(outputs, self.y)
+        return outputs, loss, tape.gradient(loss, params)
+
+
+@dataclasses.dataclass
+class FlowState:
+    """Where the integrator is, as Python numbers."""
+
+    step: int
+    t: float
+    dt: float
+    rejected: int
+    t1: float  # -1 until alpha^2 L < 1/2
+    loss: float  # L (scaled by 1/alpha^2)
+    min_margin: float
+    status: str
+
+
+class GradientFlow:
+    """Adaptive-step gradient flow of a `System` (see the module docstring).
+
+    Args:
+        system: provides `params`, `dtype`, `alpha`, `y`, `evaluate(params)`.
+        max_dout: bound on max |F' - F| for a step, in units of F (0.1).
+        max_dgrad: bound on ||g - g'||^2 / (||g|| ||g'||) (1e-4).
+        tau: momentum time constant in units of t (0 = plain gradient flow).
+        dt0: first time step.
+        min_dt: below this dt the run stops as "stalled".
+        max_steps: budget of accepted steps; max_time: budget of physical time t.
+        jit_compile: compile the step loop with XLA.
+    """
+
+    def __init__(self, system, *, max_dout=0.1, max_dgrad=1e-4, tau=0.0, dt0=1.0, min_dt=1e-30,
+                 max_steps=10**6, max_time=math.inf, jit_compile=False):
+        self.system = system
+        self.max_dout, self.max_dgrad, self.tau, self.min_dt = max_dout, max_dgrad, tau, min_dt
+        self.max_steps, self.max_time = int(max_steps), float(max_time)
+        dtype = system.dtype
+        zeros = [tf.zeros_like(p) for p in system.params]
+        self.v = [tf.Variable(z, name=f"v_{i}") for i, z in enumerate(zeros)]
+        self.g = [tf.Variable(z, name=f"g_{i}") for i, z in enumerate(zeros)]
+        self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+        self.loss = tf.Variable(tf.zeros((), dtype), name="loss")
+        self.dt = tf.Variable(tf.constant(dt0, dtype), name="dt")
+        self.t = tf.Variable(tf.zeros((), dtype), name="t")
+        self.t1 = tf.Variable(tf.constant(-1.0, dtype), name="t1")
+        self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
+        self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
+        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile)
+        self._evaluate_here()
+
+    def variables(self):
+        """Every variable of the integrator's state by name (for checkpoints), parameters excluded."""
+        named = {v.name.split(":")[0]: v for v in self.v + self.g}
+        for v in (self.outputs, self.loss, self.dt, self.t, self.t1, self.step, self.rejected):
+            named[v.name.split(":")[0]] = v
+        return named
+
+    def _evaluate_here(self):
+        outputs, loss, grads = self.system.evaluate([tf.convert_to_tensor(p) for p in self.system.params])
+        self.outputs.assign(outputs)
+        self.loss.assign(loss)
+        for g, value in zip(self.g, grads):
+            g.assign(value)
+
+    def _velocity(self, v, g, dt):
+        if self.tau <= 0:
+            return [-gi for gi in g]
+        decay = tf.exp(-dt / self.tau)
+        return [decay * vi - (1.0 - decay) * gi for vi, gi in zip(v, g)]
+
+    def _advance_graph(self, target_step, max_attempts, max_time):
+        system = self.system
+        y = system.y
+        alpha2 = tf.cast(system.alpha**2, system.dtype)
+        half = tf.constant(0.5, system.dtype)
+
+        def norm2(tensors):
+            return tf.add_n([tf.reduce_sum(tf.square(x)) for x in tensors])
+
+        def running(*state):
+            params, v, g, outputs, loss, dt, t, t1, step, rejected, attempts = state
+            return (
+                (step < target_step)
+                & (attempts < max_attempts)
+                & (t < max_time)
+                & (tf.reduce_min(outputs * y) < 1.0)
+                & tf.math.is_finite(loss)
+                & (dt >= self.min_dt)
+            )
+
+        def body(*state):
+            params, v, g, outputs, loss, dt, t, t1, step, rejected, attempts = state
+            v_new = self._velocity(v, g, dt)
+            p_new = [p + dt * vi for p, vi in zip(params, v_new)]
+            out_new, loss_new, g_new = system.evaluate(p_new)
+            dout = tf.reduce_max(tf.abs(out_new - outputs))
+            dgrad = norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(norm2(g) * norm2(g_new))
+            accept = (dout < self.max_dout) & (dgrad < self.max_dgrad) & tf.math.is_finite(loss_new)
+            grow = accept & (dout < half * self.max_dout) & (dgrad < half * self.max_dgrad)
+            t_new = t + dt
+            reached_t1 = accept & (t1 < 0) & (alpha2 * loss_new < half)
+
+            def pick(new, old):
+                return [tf.where(accept, a, b) for a, b in zip(new, old)]
+
+            return (
+                pick(p_new, params),
+                pick(v_new, v),
+                pick(g_new, g),
+                tf.where(accept, out_new, outputs),
+                tf.where(accept, loss_new, loss),
+                tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0)),
+                tf.where(accept, t_new, t),
+                tf.where(reached_t1, t_new, t1),
+                step + tf.cast(accept, tf.int64),
+                rejected + tf.cast(~accept, tf.int64),
+                attempts + 1,
+            )
+
+        state = (
+            [tf.convert_to_tensor(p) for p in system.params],
+            [tf.convert_to_tensor(v) for v in self.v],
+            [tf.convert_to_tensor(g) for g in self.g],
+            tf.convert_to_tensor(self.outputs),
+            tf.convert_to_tensor(self.loss),
+            tf.convert_to_tensor(self.dt),
+            tf.convert_to_tensor(self.t),
+            tf.convert_to_tensor(self.t1),
+            tf.convert_to_tensor(self.step),
+            tf.convert_to_tensor(self.rejected),
+            tf.constant(0, tf.int64),
+        )
+        state = tf.while_loop(running, body, state)
+        params, v, g, outputs, loss, dt, t, t1, step, rejected, _ = state
+        for var, value in zip(system.params, params):
+            var.assign(value)
+        for var, value in zip(self.v, v):
+            var.assign(value)
+        for var, value in zip(self.g, g):
+            var.assign(value)
+        for var, value in ((self.outputs, outputs), (self.loss, loss), (self.dt, dt), (self.t, t),
+                           (self.t1, t1), (self.step, step), (self.rejected, rejected)):
+            var.assign(value)
+
+    def advance(self, target_step, max_attempts=1000):
+        """Integrate until `target_step` accepted steps, a stop criterion, or `max_attempts` tries.
+
+        Returns the `FlowState` afterwards.
+        """
+        self._advance(
+            tf.constant(min(target_step, self.max_steps), tf.int64),
+            tf.constant(max_attempts, tf.int64),
+            tf.constant(self.max_time, self.system.dtype),
+        )
+        return self.state()
+
+    def state(self):
+        """The current `FlowState`; status says why the integration must stop, else "running"."""
+        margins = self.outputs.numpy() * self.system.y.numpy()
+        loss = float(self.loss.numpy())
+        step, t, dt = int(self.step.numpy()), float(self.t.numpy()), float(self.dt.numpy())
+        if not math.isfinite(loss):
+            status = "nan"
+        elif margins.min() >= 1.0:
+            status = "converged"
+        elif dt < self.min_dt:
+            status = "stalled"
+        elif t >= self.max_time:
+            status = "max_time"
+        elif step >= self.max_steps:
+            status = "max_steps"
+        else:
+            status = "running"
+        return FlowState(step, t, dt, int(self.rejected.numpy()), float(self.t1.numpy()), loss,
+                         float(margins.min()), status)
+
+
+def record_steps(max_steps, num_records):
+    """Log-spaced record steps `[k]` int64 from 0 to max_steps, dense near 0 (every step up to ~10)."""
+    grid = np.unique(np.round(np.logspace(0, math.log10(max(max_steps, 1)), num_records)).astype(np.int64))
+    return np.concatenate([[0], grid])
