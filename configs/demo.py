@@ -1,0 +1,22 @@
+"""Fast demo: setup A on real Fashion-MNIST parity, small enough for a laptop.
+
+    python -m launch.train --config=configs/demo.py --workdir=runs/demo --config.alpha_sqrt_h=0.01
+
+About 10 s per run on a 2-core CPU. `python -m launch.demo` runs it at each of `compare_alpha_sqrt_h`
+(lazy vs feature) and prints a comparison.
+"""
+
+from lazyfeat_tf.config import base_config
+
+
+def get_config():
+    config = base_config()
+    config.alpha_sqrt_h = 1.0
+    config.model.width = 64
+    config.model.depth = 3
+    config.data.name = "fashion_mnist"
+    config.data.n_train = 1000
+    config.data.n_test = 1000
+    config.dynamics.max_steps = 50_000
+    config.dynamics.num_records = 60
+    return config

@@ -1,0 +1,28 @@
+"""Train one network: `python -m launch.train --config=configs/fc_softplus.py --workdir=DIR`.
+
+Override any config field on the command line, e.g.
+`--config.alpha_sqrt_h=0.01 --config.model.width=64 --config.data.n_train=1000`.
+Running the same command again on the same workdir resumes an interrupted run and does not redo a
+finished one.
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from launch.common import run_or_exit
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it holds this run).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from lazyfeat_tf import train  # imported here so that --help stays fast
+
+    run_or_exit(train.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["config", "workdir"])
+    app.run(main)

@@ -1,0 +1,103 @@
+"""Minibatch training of setup B: SGD with momentum, or Adam as a baseline.
+
+Same interface as `dynamics.GradientFlow` (`advance`, `state`, `variables`), so the training loop
+treats both alike. One step is one minibatch of `batch_size` points drawn without replacement:
+epoch e visits the training set in the order `permutation(n)` of a generator seeded by (seed, e),
+dropping the last incomplete batch, so a resumed run sees the same batches. The loss of a batch is
+the article's L on that batch (1/(alpha^2 B) sum l); physical time advances by the learning rate
+per step (t = step * learning_rate).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lazyfeat_tf.dynamics import FlowState
+
+
+class MinibatchTrainer:
+    """Minibatch SGD (momentum) or Adam on a `dynamics.NetworkSystem`.
+
+    Args:
+        system: the network on its training set.
+        kind: "sgd" or "adam".
+        learning_rate, momentum, batch_size: optimizer settings (momentum for sgd only).
+        seed: data-order seed.
+        max_steps, max_time: budgets (steps, physical time).
+        jit_compile: compile the step with XLA.
+    """
+
+    def __init__(self, system, *, kind="sgd", learning_rate=0.1, momentum=0.9, batch_size=32, seed=0,
+                 max_steps=10**5, max_time=math.inf, jit_compile=False):
+        self.system = system
+        self.learning_rate = float(learning_rate)
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.max_steps, self.max_time = int(max_steps), float(max_time)
+        if kind == "sgd":
+            self.optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
+        elif kind == "adam":
+            self.optimizer = keras.optimizers.Adam(learning_rate)
+        else:
+            raise ValueError(f"dynamics.kind={kind!r} is not 'sgd' or 'adam'")
+        self.optimizer.build(system.params)
+        self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
+        self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+        self.batches_per_epoch = len(system.y) // self.batch_size
+        self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile)
+        self._full_outputs = tf.function(self._full_outputs_graph)
+        self.outputs.assign(self._full_outputs())
+
+    def variables(self):
+        """The optimizer's and the loop's variables by name (for checkpoints)."""
+        named = {f"optimizer_{i}": v for i, v in enumerate(self.optimizer.variables)}
+        named.update(step=self.step, outputs=self.outputs)
+        return named
+
+    def _full_outputs_graph(self):
+        s = self.system
+        return s.outputs([tf.convert_to_tensor(p) for p in s.params], s.x, s.f0)
+
+    def _train_step_graph(self, indices):
+        s = self.system
+        x, y, f0 = (tf.gather(a, indices) for a in (s.x, s.y, s.f0))
+        with tf.GradientTape() as tape:
+            loss = s.loss(s.outputs([tf.convert_to_tensor(p) for p in s.params], x, f0), y)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, s.params), s.params))
+
+    def batch_indices(self, step):
+        """Indices `[batch_size]` of the minibatch used at `step`."""
+        epoch, position = divmod(int(step), self.batches_per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.system.y))
+        return order[position * self.batch_size:(position + 1) * self.batch_size]
+
+    def advance(self, target_step, max_attempts=1000):
+        """Run minibatch steps until `target_step`, a stop criterion, or `max_attempts` steps."""
+        end = min(target_step, self.max_steps, int(self.step.numpy()) + max_attempts)
+        while int(self.step.numpy()) < end and self.state().status == "running":
+            step = int(self.step.numpy())
+            self._train_step(tf.constant(self.batch_indices(step)))
+            self.step.assign_add(1)
+            if (step + 1) % self.batches_per_epoch == 0 or step + 1 == end:
+                self.outputs.assign(self._full_outputs())
+        return self.state()
+
+    def state(self):
+        """The current `FlowState` (dt is the learning rate; rejected and t1 are not tracked)."""
+        outputs = self.outputs.numpy()
+        loss = float(self.system.loss(outputs, self.system.y.numpy()))
+        margins = outputs * self.system.y.numpy()
+        step = int(self.step.numpy())
+        t = step * self.learning_rate
+        if not math.isfinite(loss):
+            status = "nan"
+        elif margins.min() >= 1.0:
+            status = "converged"
+        elif t >= self.max_time:
+            status = "max_time"
+        elif step >= self.max_steps:
+            status = "max_steps"
+        else:
+            status = "running"
+        return FlowState(step, t, self.learning_rate, 0, -1.0, loss, float(margins.min()), status)

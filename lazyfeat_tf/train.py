@@ -1,0 +1,263 @@
+"""One training run end to end: config -> data -> model -> dynamics -> records -> results.
+
+`train_and_evaluate(config, workdir)` is what `python -m launch.train` and the notebooks call. It
+checks everything before any work, resumes from the workdir's checkpoint when there is one, does
+not redo a finished run, and writes the files listed in `lazyfeat_tf.rundir`.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from lazyfeat_tf import config as config_lib
+from lazyfeat_tf import data, dynamics, losses, models, rundir, stochastic
+
+EVAL_CHUNK = 4096
+
+
+def resolved_config(config):
+    """The config as a dict with alpha, alpha_sqrt_h and the width h all filled in."""
+    resolved = config.to_dict()
+    resolved["alpha"] = models.resolve_alpha(config)
+    resolved["alpha_sqrt_h"] = config_lib.alpha_sqrt_h(config)
+    return resolved
+
+
+def make_trainer(config, system):
+    """`dynamics.GradientFlow` or `stochastic.MinibatchTrainer` as `config.dynamics.kind` says."""
+    d = config.dynamics
+    budgets = dict(max_steps=d.max_steps, max_time=d.max_time, jit_compile=d.jit_compile)
+    if d.kind == "gradient_flow":
+        return dynamics.GradientFlow(system, max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau,
+                                     dt0=d.dt0, **budgets)
+    return stochastic.MinibatchTrainer(system, kind=d.kind, learning_rate=d.learning_rate,
+                                       momentum=d.momentum, batch_size=d.batch_size, seed=config.seed,
+                                       **budgets)
+
+
+class Evaluator:
+    """Measurements of a `NetworkSystem` at its current parameters: outputs, losses, weights."""
+
+    def __init__(self, system, x_test, y_test):
+        self.system = system
+        self.x_test = tf.constant(x_test, system.dtype)
+        self.y_test = tf.constant(y_test, system.dtype)
+        self.f0_test = self._chunked(system.initial_raw_output, self.x_test)
+        self._outputs = tf.function(
+            lambda x, f0: system.outputs([tf.convert_to_tensor(p) for p in system.params], x, f0)
+        )
+
+    @staticmethod
+    def _chunked(fn, *arrays):
+        n = int(arrays[0].shape[0])
+        return tf.concat([fn(*(a[i:i + EVAL_CHUNK] for a in arrays)) for i in range(0, max(n, 1), EVAL_CHUNK)], 0)
+
+    def test_outputs(self):
+        """F `[n_test]` at the current parameters."""
+        return self._chunked(self._outputs, self.x_test, self.f0_test)
+
+    def weight_changes(self):
+        """||w - w0|| / ||w0|| in total and per layer (dict layer name -> float)."""
+        parts = self.system.parts
+        pairs = {}
+        trained = [layer for layer in parts.trunk.layers if layer.trainable_weights]
+        frozen = {layer.name: layer for layer in parts.trunk0.layers}
+        for layer in trained:
+            pairs[layer.name] = list(zip(layer.trainable_weights, frozen[layer.name].weights))
+        pairs[parts.readout.name] = [(parts.readout.kernel, parts.readout.kernel0)]
+        diffs, norms = {}, {}
+        for name, weights in pairs.items():
+            diffs[name] = sum(float(np.sum((w.numpy() - w0.numpy()) ** 2)) for w, w0 in weights)
+            norms[name] = sum(float(np.sum(w0.numpy() ** 2)) for _, w0 in weights)
+        total = math.sqrt(sum(diffs.values()) / sum(norms.values()))
+        return total, {name: math.sqrt(diffs[name] / norms[name]) for name in pairs}
+
+    def record(self, state, train_outputs, wall_time):
+        """The metrics of one checkpoint as a JSON-serializable dict."""
+        s = self.system
+        test_outputs = self.test_outputs()
+        total, layers = self.weight_changes()
+        margins = train_outputs * s.y.numpy()
+        return {
+            "step": state.step,
+            "t": state.t,
+            "dt": state.dt,
+            "rejected": state.rejected,
+            "wall_time": wall_time,
+            "train_loss": state.loss,
+            "train_loss_unscaled": state.loss * s.alpha**2,
+            "train_error": float(losses.error_rate(train_outputs, s.y.numpy())),
+            "min_margin": float(margins.min()),
+            "unsatisfied": int(np.sum(margins < 1.0)),
+            "test_loss": float(s.loss(test_outputs, self.y_test)),
+            "test_error": float(losses.error_rate(test_outputs, self.y_test)),
+            "relative_weight_change": total,
+            "relative_weight_change_layers": layers,
+        }
+
+
+def _write_scalars(writer, record):
+    with writer.as_default(step=record["step"]):
+        for key, value in record.items():
+            if key == "step" or not isinstance(value, (int, float)):
+                continue
+            split, _, name = key.partition("_")
+            tag = f"{split}/{name}" if split in ("train", "test") else f"dynamics/{key}"
+            tf.summary.scalar(tag, value)
+        for layer, value in record["relative_weight_change_layers"].items():
+            tf.summary.scalar(f"weights/relative_change/{layer}", value)
+    writer.flush()
+
+
+class _Progress:
+    """Progress lines on stdout, at most one every `every` seconds (records always print)."""
+
+    def __init__(self, n_train, max_steps, every=2.0):
+        self.n_train, self.max_steps, self.every = n_train, max_steps, every
+        self.last = -math.inf
+
+    def __call__(self, state, wall_time, unsatisfied=None, force=False):
+        now = time.time()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        rate = state.step / wall_time if wall_time > 0 else 0.0
+        eta = (self.max_steps - state.step) / rate if rate > 0 else math.inf
+        unsat = f" unsatisfied={unsatisfied}/{self.n_train}" if unsatisfied is not None else ""
+        print(
+            f"step {state.step:>7d}  t={state.t:.3e}  loss={state.loss:.3e}  dt={state.dt:.2e}  "
+            f"rejected={state.rejected}{unsat}  [{wall_time:.0f}s, {rate:.0f} steps/s, "
+            f"<= {eta:.0f}s to the step budget]",
+            flush=True,
+        )
+
+
+def _checkpoint_arrays(model, trainer):
+    arrays = {f"model/{i}": v.numpy() for i, v in enumerate(model.variables)}
+    arrays.update({f"trainer/{k}": v.numpy() for k, v in trainer.variables().items()})
+    return arrays
+
+
+def _restore(model, trainer, arrays):
+    for i, v in enumerate(model.variables):
+        v.assign(arrays[f"model/{i}"])
+    for k, v in trainer.variables().items():
+        v.assign(arrays[f"trainer/{k}"])
+
+
+def _save_model(model, path):
+    tmp = path.replace(".keras", f".tmp-{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def train_and_evaluate(config, workdir):
+    """Train the network of `config`, writing the run directory `workdir`; returns results.
+
+    Raises `config.ConfigError`, `data.DataError` or `rundir.WorkdirError` (one-line messages)
+    before any file is written when the config, the data or the workdir is unusable.
+    """
+    config_lib.validate(config)
+    resolved = resolved_config(config)
+    run = rundir.RunDir(workdir)
+    run.check_compatible(resolved)
+    if run.finished:
+        print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
+        return run.read_results()
+    task = data.load_task(config.data, config.dtype)
+    run.start(resolved)
+
+    model = models.build_model(config, task.input_shape)
+    system = dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name,
+                                    config.loss.soft_hinge_beta)
+    trainer = make_trainer(config, system)
+    evaluator = Evaluator(system, task.x_test, task.y_test)
+    writer = tf.summary.create_file_writer(run.file("tb"))
+    grid = dynamics.record_steps(config.dynamics.max_steps, config.dynamics.num_records)
+    progress = _Progress(len(task.y_train), config.dynamics.max_steps)
+
+    checkpoint = run.load_checkpoint()
+    wall_before = 0.0
+    if checkpoint is not None:
+        arrays, loop_state = checkpoint
+        _restore(model, trainer, arrays)
+        wall_before = loop_state["wall_time"]
+        run.truncate_metrics(loop_state["step"])
+        print(f"resuming {run.path} at step {loop_state['step']}", flush=True)
+    start = time.time()
+
+    def wall_time():
+        return wall_before + time.time() - start
+
+    def record(state):
+        entry = evaluator.record(state, trainer.outputs.numpy(), wall_time())
+        run.append_metrics(entry)
+        _write_scalars(writer, entry)
+        progress(state, entry["wall_time"], entry["unsatisfied"], force=True)
+        return entry
+
+    last_checkpoint = -math.inf
+
+    def save_checkpoint(state, force=False):
+        nonlocal last_checkpoint
+        if force or time.time() - last_checkpoint >= config.checkpoint_every_secs:
+            run.save_checkpoint(_checkpoint_arrays(model, trainer), {"step": state.step, "wall_time": wall_time()})
+            last_checkpoint = time.time()
+
+    state = trainer.state()
+    if checkpoint is None:
+        last_record = record(state)
+        save_checkpoint(state, force=True)
+    else:
+        last_record = (run.read_metrics() or [None])[-1]
+    status = state.status
+    max_wall = config.dynamics.max_wall_time
+    while status == "running":
+        if max_wall and wall_time() >= max_wall:
+            status = "max_wall_time"
+            break
+        later = grid[grid > state.step]
+        target = int(later[0]) if len(later) else config.dynamics.max_steps
+        state = trainer.advance(target)
+        status = state.status
+        if state.step >= target or status != "running":
+            last_record = record(state)
+            save_checkpoint(state, force=status != "running")
+        else:
+            progress(state, wall_time())
+    if last_record is None or last_record["step"] != state.step:
+        last_record = record(state)
+    save_checkpoint(state, force=True)
+
+    train_outputs = trainer.outputs.numpy()
+    test_outputs = evaluator.test_outputs().numpy()
+    results = {
+        **{k: last_record[k] for k in ("train_error", "test_error", "train_loss", "test_loss", "t",
+                                       "relative_weight_change", "relative_weight_change_layers",
+                                       "min_margin")},
+        "converged": status == "converged",
+        "status": status,
+        "steps": state.step,
+        "rejected_steps": state.rejected,
+        "t1": state.t1 if state.t1 >= 0 else None,
+        "wall_time": wall_time(),
+        "alpha": resolved["alpha"],
+        "alpha_sqrt_h": resolved["alpha_sqrt_h"],
+        "width": config.model.width,
+        "seed": config.seed,
+        "n_params": int(sum(np.prod(p.shape) for p in system.params)),
+    }
+    _save_model(model, run.file("model.keras"))
+    run.write_results(results, {"train_outputs": train_outputs, "train_labels": task.y_train,
+                                "test_outputs": test_outputs, "test_labels": task.y_test})
+    writer.close()
+    print(
+        f"finished ({status}) after {state.step} steps, t={state.t:.3e}: train error "
+        f"{results['train_error']:.4f}, test error {results['test_error']:.4f}, "
+        f"||w-w0||/||w0|| = {results['relative_weight_change']:.3e}; results in {run.file('results.json')}",
+        flush=True,
+    )
+    return results
