@@ -11,7 +11,6 @@ from lazyfeat_tf.config import base_config
 
 def get_config():
     config = base_config()
-    config.alpha_sqrt_h = 1.0
     config.model.kind = "cnn"
     config.model.width = 32
     config.model.activation = "relu"

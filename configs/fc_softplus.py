@@ -13,7 +13,6 @@ from lazyfeat_tf.config import base_config
 
 def get_config():
     config = base_config()
-    config.alpha_sqrt_h = 1.0
     config.model.kind = "fc"
     config.model.depth = 3
     config.model.width = 64
