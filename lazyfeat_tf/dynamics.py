@@ -162,14 +162,16 @@ class GradientFlow:
 
         def body(*state):
             params, v, g, outputs, loss, dt, t, t1, step, rejected, attempts = state
-            v_new = self._velocity(v, g, dt)
-            p_new = [p + dt * vi for p, vi in zip(params, v_new)]
+            clipped = max_time - t <= dt  # the last step lands exactly on the time budget
+            step_dt = tf.where(clipped, max_time - t, dt)
+            v_new = self._velocity(v, g, step_dt)
+            p_new = [p + step_dt * vi for p, vi in zip(params, v_new)]
             out_new, loss_new, g_new = system.evaluate(p_new)
             dout = tf.reduce_max(tf.abs(out_new - outputs))
             dgrad = norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(norm2(g) * norm2(g_new))
             accept = (dout < self.max_dout) & (dgrad < self.max_dgrad) & tf.math.is_finite(loss_new)
             grow = accept & (dout < half * self.max_dout) & (dgrad < half * self.max_dgrad)
-            t_new = t + dt
+            t_new = tf.where(clipped, max_time, t + step_dt)
             reached_t1 = accept & (t1 < 0) & (alpha2 * loss_new < half)
 
             def pick(new, old):
@@ -214,15 +216,14 @@ class GradientFlow:
                            (self.t1, t1), (self.step, step), (self.rejected, rejected)):
             var.assign(value)
 
-    def advance(self, target_step, max_attempts=1000):
-        """Integrate until `target_step` accepted steps, a stop criterion, or `max_attempts` tries.
-
-        Returns the `FlowState` afterwards.
+    def advance(self, target_step, max_attempts=1000, until_time=math.inf):
+        """Integrate until `target_step` accepted steps, time `until_time` (reached exactly), a stop
+        criterion, or `max_attempts` tries. Returns the `FlowState` afterwards.
         """
         self._advance(
             tf.constant(min(target_step, self.max_steps), tf.int64),
             tf.constant(max_attempts, tf.int64),
-            tf.constant(self.max_time, self.system.dtype),
+            tf.constant(min(until_time, self.max_time), self.system.dtype),
         )
         return self.state()
 

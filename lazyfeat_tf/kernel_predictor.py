@@ -1,0 +1,87 @@
+"""Frozen-kernel predictors: the network's linearization, trained like the network.
+
+With Theta a frozen tangent kernel (Theta_0 at initialization, or the final Theta_T), the linear
+model F(x) = sum_nu Theta(x, x_nu) c_nu trained by gradient flow on the same loss
+L = 1/(alpha^2 n) sum_mu l(F_mu y_mu) follows
+
+    dc/dt = -(1/n) l'(F_mu y_mu) y_mu,
+
+which is exactly the gradient flow of the linearized network w0 + J0^T c / alpha (alpha drops
+out). `KernelSystem` is that model as a `dynamics` system, integrated by the same adaptive
+`GradientFlow`; `FrozenKernelPredictor` runs it to a given physical time t (to compare with the
+network at the same t, a second way to see t1) or to convergence, and predicts the test points
+through Theta(test, train). These are the "init. ker." / "final ker." baselines of the article.
+"""
+
+import math
+
+import tensorflow as tf
+
+from lazyfeat_tf import dynamics, losses
+
+
+class KernelSystem:
+    """F_train = Theta_train,train c on the training set, as a `dynamics` system.
+
+    Args:
+        theta_train: `[n, n]` kernel between training points.
+        y: `[n]` labels +1/-1.
+        alpha: the network's alpha (only the loss's 1/alpha^2 scale depends on it).
+        loss, soft_hinge_beta: as for the network.
+    """
+
+    def __init__(self, theta_train, y, alpha, loss="soft_hinge", soft_hinge_beta=20.0):
+        self.theta = tf.convert_to_tensor(theta_train)
+        self.dtype = self.theta.dtype
+        self.y = tf.cast(y, self.dtype)
+        self.alpha = float(alpha)
+        self.loss_name, self.soft_hinge_beta = loss, soft_hinge_beta
+        self.params = [tf.Variable(tf.zeros_like(self.y), name="kernel_coefficients")]
+
+    def loss(self, outputs, labels):
+        return losses.scaled_loss(self.loss_name, outputs, labels, self.alpha, self.soft_hinge_beta)
+
+    def evaluate(self, params):
+        """(F `[n]`, L, [g]) with g = -dc/dt = alpha^2 dL/dF = (1/n) l'(F y) y."""
+        outputs = tf.linalg.matvec(self.theta, params[0])
+        with tf.GradientTape() as tape:
+            tape.watch(outputs)
+            loss = self.loss(outputs, self.y)
+        return outputs, loss, [self.alpha**2 * tape.gradient(loss, outputs)]
+
+
+class FrozenKernelPredictor:
+    """The linear model on a frozen kernel, trained by the adaptive gradient flow.
+
+    Args:
+        theta_train: `[n, n]`; theta_test_train: `[n_test, n]`; y_train `[n]`; y_test `[n_test]`.
+        alpha, loss, soft_hinge_beta: as for the network.
+        flow_options: keyword arguments of `dynamics.GradientFlow` (max_dout, max_dgrad, tau, ...).
+    """
+
+    def __init__(self, theta_train, theta_test_train, y_train, y_test, *, alpha, loss="soft_hinge",
+                 soft_hinge_beta=20.0, **flow_options):
+        self.system = KernelSystem(theta_train, y_train, alpha, loss, soft_hinge_beta)
+        self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
+        self.y_test = tf.cast(y_test, self.system.dtype)
+        self.flow = dynamics.GradientFlow(self.system, **flow_options)
+
+    def advance_to(self, t, max_attempts=10**6):
+        """Integrate up to physical time t (exactly, unless it converges or stops first)."""
+        state = self.flow.state()
+        while state.status == "running" and state.t < t:
+            state = self.flow.advance(self.flow.max_steps, max_attempts=max_attempts, until_time=t)
+        return state
+
+    def run_to_convergence(self, max_attempts=10**6):
+        """Integrate until every training margin reaches 1 or a budget stops it."""
+        return self.advance_to(math.inf, max_attempts)
+
+    def train_outputs(self):
+        return self.flow.outputs.numpy()
+
+    def test_outputs(self):
+        return tf.linalg.matvec(self.theta_test_train, self.system.params[0]).numpy()
+
+    def test_error(self):
+        return float(losses.error_rate(self.test_outputs(), self.y_test.numpy()))
