@@ -15,7 +15,7 @@ import math
 import ml_collections
 from ml_collections import config_dict
 
-from lazyfeat_tf import data, layers, losses, models
+from lazyfeat_tf import data, kernel_tracking, layers, losses, models
 
 DTYPES = ("float32", "float64")
 DYNAMICS = ("gradient_flow", "sgd", "adam")
@@ -63,6 +63,8 @@ def base_config():
     config.dynamics.max_wall_time = 0.0  # budget in seconds (0 = none)
     config.dynamics.num_records = 80  # log-spaced record steps between 0 and max_steps
     config.dynamics.jit_compile = False  # compile the step loop with XLA
+
+    config.kernels = kernel_tracking.default_kernels_config()
 
     config.checkpoint_every_secs = 10.0  # at most one checkpoint this often (and always at the end)
     return config
@@ -128,6 +130,9 @@ def validate(config):
     for key in ("batch_size", "max_steps", "num_records"):
         _positive_int(config, f"dynamics.{key}")
     _positive(config, "checkpoint_every_secs", allow_zero=True)
+    for key in ("n_probe_train", "n_probe_test", "n_eigenvalues", "heatmap_size"):
+        _positive_int(config, f"kernels.{key}")
+    _one_of(config, "kernels.method", ("auto", "structured", "jacobian"))
     data.validate_data_config(config.data)
     if config.model.kind == "cnn" and (config.data.pca or config.data.name == "synthetic"):
         _fail("model.kind", "cnn", "needs image inputs: use data.pca=0 and an image dataset")

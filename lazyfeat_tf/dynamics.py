@@ -42,7 +42,7 @@ class NetworkSystem:
 
     def __init__(self, model, x, y, loss="hinge", soft_hinge_beta=20.0):
         self.parts = models.parts(model)
-        self.dtype = model.dtype
+        self.dtype = self.parts.readout.dtype  # not model.dtype: the Model policy stays float32
         self.params = list(self.parts.trunk.trainable_variables) + [self.parts.readout.kernel]
         self.alpha = self.parts.alpha
         self.loss_name = loss
@@ -143,7 +143,7 @@ class GradientFlow:
     def _advance_graph(self, target_step, max_attempts, max_time):
         system = self.system
         y = system.y
-        alpha2 = tf.cast(system.alpha**2, system.dtype)
+        alpha2 = tf.constant(system.alpha**2, system.dtype)
         half = tf.constant(0.5, system.dtype)
 
         def norm2(tensors):

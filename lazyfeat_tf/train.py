@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from lazyfeat_tf import config as config_lib
-from lazyfeat_tf import data, dynamics, losses, models, rundir, stochastic
+from lazyfeat_tf import data, dynamics, kernel_tracking, losses, models, rundir, stochastic
+from lazyfeat_tf.tb_plugin import summary as drift_summary
 
 EVAL_CHUNK = 4096
 
@@ -102,8 +103,8 @@ class Evaluator:
 def _write_scalars(writer, record):
     with writer.as_default(step=record["step"]):
         for key, value in record.items():
-            if key == "step" or not isinstance(value, (int, float)):
-                continue
+            if key == "step" or key.startswith("kernel_") or not isinstance(value, (int, float)):
+                continue  # kernel metrics are written by the kernel-drift plugin's writer
             split, _, name = key.partition("_")
             tag = f"{split}/{name}" if split in ("train", "test") else f"dynamics/{key}"
             tf.summary.scalar(tag, value)
@@ -135,17 +136,13 @@ class _Progress:
         )
 
 
-def _checkpoint_arrays(model, trainer):
-    arrays = {f"model/{i}": v.numpy() for i, v in enumerate(model.variables)}
-    arrays.update({f"trainer/{k}": v.numpy() for k, v in trainer.variables().items()})
-    return arrays
-
-
-def _restore(model, trainer, arrays):
-    for i, v in enumerate(model.variables):
-        v.assign(arrays[f"model/{i}"])
-    for k, v in trainer.variables().items():
-        v.assign(arrays[f"trainer/{k}"])
+def _checkpointed_variables(model, trainer, observer):
+    """Every variable a resumed run needs, by checkpoint key."""
+    named = {f"model/{i}": v for i, v in enumerate(model.variables)}
+    named.update({f"trainer/{k}": v for k, v in trainer.variables().items()})
+    if observer is not None:
+        named.update({f"observer/{k}": v for k, v in observer.variables().items()})
+    return named
 
 
 def _save_model(model, path):
@@ -175,17 +172,24 @@ def train_and_evaluate(config, workdir):
                                     config.loss.soft_hinge_beta)
     trainer = make_trainer(config, system)
     evaluator = Evaluator(system, task.x_test, task.y_test)
+    observer = (kernel_tracking.KernelObserver(config, model, task, system.alpha)
+                if config.kernels.track else None)  # before any restore: Theta_0 is at init
+    checkpointed = _checkpointed_variables(model, trainer, observer)
     writer = tf.summary.create_file_writer(run.file("tb"))
+    with writer.as_default(step=0):
+        drift_summary.write_run_metadata(alpha=resolved["alpha"], alpha_sqrt_h=resolved["alpha_sqrt_h"],
+                                         width=config.model.width, seed=config.seed)
     grid = dynamics.record_steps(config.dynamics.max_steps, config.dynamics.num_records)
     progress = _Progress(len(task.y_train), config.dynamics.max_steps)
 
     checkpoint = run.load_checkpoint()
     wall_before = 0.0
+    run.truncate_metrics(-1 if checkpoint is None else checkpoint[1]["step"])  # drop records past it
     if checkpoint is not None:
         arrays, loop_state = checkpoint
-        _restore(model, trainer, arrays)
+        for key, variable in checkpointed.items():
+            variable.assign(arrays[key])
         wall_before = loop_state["wall_time"]
-        run.truncate_metrics(loop_state["step"])
         print(f"resuming {run.path} at step {loop_state['step']}", flush=True)
     start = time.time()
 
@@ -193,7 +197,13 @@ def train_and_evaluate(config, workdir):
         return wall_before + time.time() - start
 
     def record(state):
-        entry = evaluator.record(state, trainer.outputs.numpy(), wall_time())
+        train_outputs = trainer.outputs.numpy()
+        entry = evaluator.record(state, train_outputs, wall_time())
+        if observer is not None:
+            flat, drift = observer.measure(state.t, train_outputs)
+            entry.update(flat)
+            with writer.as_default():
+                drift_summary.write_drift_record(drift, step=state.step)
         run.append_metrics(entry)
         _write_scalars(writer, entry)
         progress(state, entry["wall_time"], entry["unsatisfied"], force=True)
@@ -204,7 +214,8 @@ def train_and_evaluate(config, workdir):
     def save_checkpoint(state, force=False):
         nonlocal last_checkpoint
         if force or time.time() - last_checkpoint >= config.checkpoint_every_secs:
-            run.save_checkpoint(_checkpoint_arrays(model, trainer), {"step": state.step, "wall_time": wall_time()})
+            arrays = {key: variable.numpy() for key, variable in checkpointed.items()}
+            run.save_checkpoint(arrays, {"step": state.step, "wall_time": wall_time()})
             last_checkpoint = time.time()
 
     state = trainer.state()
@@ -249,7 +260,14 @@ def train_and_evaluate(config, workdir):
         "width": config.model.width,
         "seed": config.seed,
         "n_params": int(sum(np.prod(p.shape) for p in system.params)),
+        "kernel_drift_train": last_record.get("kernel_drift_train"),
+        "kernel_drift_test": last_record.get("kernel_drift_test"),
     }
+    if observer is not None:
+        kernel_results, kernel_arrays = observer.finish()
+        results.update(kernel_results)
+        if kernel_arrays:
+            rundir.atomic_write_npz(run.file("kernels.npz"), kernel_arrays)
     _save_model(model, run.file("model.keras"))
     run.write_results(results, {"train_outputs": train_outputs, "train_labels": task.y_train,
                                 "test_outputs": test_outputs, "test_labels": task.y_test})

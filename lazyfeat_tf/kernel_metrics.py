@@ -1,0 +1,216 @@
+"""Kernel metrics along training, and `KernelTracker` which records them on fixed probe sets.
+
+Pure functions of `[n, n]` kernels (numpy arrays or eager tensors; computed in float64 numpy,
+returning Python floats / lists):
+
+- `relative_drift(theta_t, theta_0)` = ||Theta_t - Theta_0||_F / ||Theta_0||_F, the kernel change
+  of Geiger et al. (2020), Sec. 5 (lazy regime: ~ 1/(alpha sqrt(h)); feature regime: O(1));
+- `kernel_alignment(theta, y)` = y^T Theta y / (||Theta||_F ||y||^2), in [-1, 1] for a positive
+  semi-definite Theta; 1 iff Theta is proportional to y y^T;
+- `top_eigenvalues(theta, k)`: the k largest eigenvalues of the symmetric kernel, descending;
+- `effective_rank(theta)` = (sum_i lambda_i)^2 / sum_i lambda_i^2 = tr(Theta)^2 / ||Theta||_F^2,
+  the participation ratio of the spectrum: n for the identity (any multiple of it), 1 for a
+  rank-one kernel, between 1 and rank(Theta) for a positive semi-definite Theta.
+
+`KernelTracker` computes the empirical NTK (`kernels.empirical_ntk`, per layer) on a train probe
+set (train x train kernel) and a test probe set (test x test kernel) at initialization, keeps
+Theta_0 and the latest Theta_t only (never a history) and returns JSON-ready records from
+`measure(t)`.
+
+Reference:
+    Geiger, Spigler, Jacot & Wyart (2020), "Disentangling feature and lazy training in deep neural
+    networks", arXiv:1906.08034.
+"""
+
+import numpy as np
+
+from lazyfeat_tf import kernels as kernels_lib
+
+TOTAL = "total"
+
+
+def _matrix(theta, name="theta"):
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d kernel [n1, n2], received shape {theta.shape}")
+    return theta
+
+
+def relative_drift(theta_t, theta_0):
+    """||Theta_t - Theta_0||_F / ||Theta_0||_F for two kernels of the same shape `[n1, n2]`.
+
+    Returns 0.0 when both are zero and inf when only Theta_0 is.
+    """
+    theta_t, theta_0 = _matrix(theta_t, "theta_t"), _matrix(theta_0, "theta_0")
+    if theta_t.shape != theta_0.shape:
+        raise ValueError(f"kernels must have the same shape, received {theta_t.shape} and {theta_0.shape}")
+    change = np.linalg.norm(theta_t - theta_0)
+    reference = np.linalg.norm(theta_0)
+    if reference == 0.0:
+        return 0.0 if change == 0.0 else float("inf")
+    return float(change / reference)
+
+
+def kernel_alignment(theta, y):
+    """y^T Theta y / (||Theta||_F ||y||^2) for Theta `[n, n]` and labels y `[n]` (or `[n, 1]`)."""
+    theta = _matrix(theta)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if theta.shape != (y.size, y.size):
+        raise ValueError(f"theta must be [n, n] with n = len(y) = {y.size}, received shape {theta.shape}")
+    denominator = np.linalg.norm(theta) * float(y @ y)
+    return float(y @ theta @ y / denominator) if denominator > 0 else 0.0
+
+
+def top_eigenvalues(theta, k):
+    """The min(k, n) largest eigenvalues of the symmetric kernel Theta `[n, n]`, descending.
+
+    Theta is symmetrized ((Theta + Theta^T) / 2) first to wash out round-off.
+    """
+    theta = _matrix(theta)
+    if theta.shape[0] != theta.shape[1]:
+        raise ValueError(f"theta must be square, received shape {theta.shape}")
+    if not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be an int >= 0, received k={k!r}")
+    eigenvalues = np.linalg.eigvalsh(0.5 * (theta + theta.T))
+    return [float(v) for v in eigenvalues[::-1][:k]]
+
+
+def effective_rank(theta):
+    """Participation ratio tr(Theta)^2 / ||Theta||_F^2 = (sum lambda)^2 / sum lambda^2.
+
+    n for a multiple of identity_n, 1 for a rank-one kernel; 0.0 for the zero matrix.
+    """
+    theta = _matrix(theta)
+    if theta.shape[0] != theta.shape[1]:
+        raise ValueError(f"theta must be square, received shape {theta.shape}")
+    squared_norm = float(np.sum(theta * theta))
+    return float(np.trace(theta) ** 2 / squared_norm) if squared_norm > 0 else 0.0
+
+
+def _labels(y, x, name):
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if y.size != len(x):
+        raise ValueError(f"{name} must have one label per probe ({len(x)}), received {y.size}")
+    return y
+
+
+class KernelTracker:
+    """Tangent-kernel drift, alignment and spectrum along training, on fixed probe sets.
+
+    On construction (call it at initialization, before training) computes Theta_0 per layer on
+    the train probes (train x train) and on the test probes (test x test). `measure(t)` computes
+    Theta_t the same way and returns a record of plain Python values (JSON-serializable):
+
+        {"t": t,
+         "drift": {"train": {"total": d, "layers": {"dense_1": d1, ..., "readout": dr}},
+                   "test": {...}},
+         "alignment": {"train": a, "test": a'},          # kernel_alignment(Theta_t, y)
+         "eigenvalues": {"train": [k floats, descending], "test": [...]},
+         "effective_rank": {"train": r, "test": r'},
+         "heatmap": [[m x m floats]]}   # (Theta_t - Theta_0) / ||Theta_0||_F, first m train probes
+
+    where d = relative_drift(Theta_t, Theta_0) of the total kernel and d_l the same for layer l.
+    The "test" entries are absent when there are no test probes. Only Theta_0 and the latest
+    Theta_t are kept (per layer, in the model's dtype).
+
+    Args:
+        model: a model made by `models.build_model` (or any single-output Keras model, then with
+            method "jacobian" and layers named by the model's top-level layers).
+        x_train_probe: `[n_train, *input_shape]` train probe inputs; y_train_probe `[n_train]`
+            labels (+-1).
+        x_test_probe, y_test_probe: `[n_test, *input_shape]`, `[n_test]`, or None (or empty).
+        n_eigenvalues: number of top eigenvalues recorded (k).
+        heatmap_size: side m of the recorded heatmap (clipped to n_train).
+        method, batch_size: passed to `kernels.empirical_ntk`.
+
+    Example:
+        >>> tracker = KernelTracker(model, x[:256], y[:256], x_test[:256], y_test[:256])
+        >>> ...  # train
+        >>> record = tracker.measure(t)
+        >>> np.savez(path, **{f"final/{k}": v for k, v in tracker.current_kernels().items()})
+    """
+
+    def __init__(
+        self,
+        model,
+        x_train_probe,
+        y_train_probe,
+        x_test_probe=None,
+        y_test_probe=None,
+        *,
+        n_eigenvalues=10,
+        heatmap_size=16,
+        method="auto",
+        batch_size=None,
+    ):
+        if not isinstance(n_eigenvalues, int) or n_eigenvalues < 0:
+            raise ValueError(f"n_eigenvalues must be an int >= 0, received n_eigenvalues={n_eigenvalues!r}")
+        if not isinstance(heatmap_size, int) or heatmap_size < 0:
+            raise ValueError(f"heatmap_size must be an int >= 0, received heatmap_size={heatmap_size!r}")
+        self.model = model
+        self.method = kernels_lib.resolve_method(model, method)
+        self.batch_size = batch_size
+        self.n_eigenvalues = n_eigenvalues
+        self.probes = {"train": (x_train_probe, _labels(y_train_probe, x_train_probe, "y_train_probe"))}
+        if x_test_probe is not None and len(x_test_probe) > 0:
+            if y_test_probe is None:
+                raise ValueError("y_test_probe is required with x_test_probe")
+            self.probes["test"] = (x_test_probe, _labels(y_test_probe, x_test_probe, "y_test_probe"))
+        self.heatmap_size = min(heatmap_size, len(x_train_probe))
+        self._initial = {split: self._kernels(split) for split in self.probes}
+        self._current = self._initial
+
+    @property
+    def splits(self):
+        """("train",) or ("train", "test")."""
+        return tuple(self.probes)
+
+    def _kernels(self, split):
+        """{layer name: [n, n] numpy kernel} on the probes of `split`, plus TOTAL."""
+        per_layer = kernels_lib.empirical_ntk(
+            self.model, self.probes[split][0], method=self.method, per_layer=True, batch_size=self.batch_size
+        )
+        result = {name: np.asarray(kernel) for name, kernel in per_layer.items()}
+        result[TOTAL] = sum(result.values())
+        return result
+
+    def measure(self, t):
+        """Computes Theta_t on the probes and returns the record (see the class docstring)."""
+        self._current = {split: self._kernels(split) for split in self.probes}
+        record = {"t": float(t), "drift": {}, "alignment": {}, "eigenvalues": {}, "effective_rank": {}}
+        for split, (_, y) in self.probes.items():
+            current, initial = self._current[split], self._initial[split]
+            record["drift"][split] = {
+                "total": relative_drift(current[TOTAL], initial[TOTAL]),
+                "layers": {
+                    name: relative_drift(current[name], initial[name]) for name in initial if name != TOTAL
+                },
+            }
+            record["alignment"][split] = kernel_alignment(current[TOTAL], y)
+            record["eigenvalues"][split] = top_eigenvalues(current[TOTAL], self.n_eigenvalues)
+            record["effective_rank"][split] = effective_rank(current[TOTAL])
+        m = self.heatmap_size
+        theta_t = np.asarray(self._current["train"][TOTAL], np.float64)
+        theta_0 = np.asarray(self._initial["train"][TOTAL], np.float64)
+        norm = np.linalg.norm(theta_0)
+        heatmap = (theta_t[:m, :m] - theta_0[:m, :m]) / (norm if norm > 0 else 1.0)
+        record["heatmap"] = heatmap.tolist()
+        return record
+
+    @staticmethod
+    def _flat(kernels):
+        return {
+            f"{split}/{name}": kernel
+            for split, by_name in kernels.items()
+            for name, kernel in by_name.items()
+        }
+
+    def initial_kernels(self):
+        """Theta_0 as numpy arrays keyed "<split>/<layer name or total>", e.g.
+        {"train/total": [n, n], "train/dense_1": ..., "test/total": ...} (prefix the keys, e.g.
+        "initial/", to save them next to `current_kernels()` in one .npz)."""
+        return self._flat(self._initial)
+
+    def current_kernels(self):
+        """The latest Theta_t (Theta_0 before any `measure`), keyed as `initial_kernels`."""
+        return self._flat(self._current)

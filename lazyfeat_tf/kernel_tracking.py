@@ -1,0 +1,116 @@
+"""Kernel measurements during a training run (config `kernels.*`).
+
+`KernelObserver` is built at initialization, before any checkpoint is restored, so its Theta_0 is
+the kernel of the initial network. At every record of the training loop it adds to the record:
+
+- the drift ||Theta_t - Theta_0||_F / ||Theta_0||_F (total and per layer) on fixed train and test
+  probes (the first `n_probe_train` / `n_probe_test` points), the kernel-label alignment, the top
+  eigenvalues and the effective rank (`kernel_metrics.KernelTracker`);
+- `linear_distance`: the RMS distance, on the training points, between the network's F_t and the
+  output of the frozen-Theta_0 model (`kernel_predictor`) trained to the same physical time t; it
+  stays ~0 while the dynamics is linear, so it is a second way to see t1.
+
+At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the final Theta_T to
+convergence and reports their test errors (the article's "init. ker." and "final ker.").
+"""
+
+import ml_collections
+import numpy as np
+
+from lazyfeat_tf import kernel_metrics, kernel_predictor, kernels
+
+
+def default_kernels_config():
+    """Defaults of `config.kernels`."""
+    config = ml_collections.ConfigDict()
+    config.track = True  # measure the kernel at every record
+    config.n_probe_train = 128  # train probes (the first points of the training set)
+    config.n_probe_test = 128  # test probes
+    config.n_eigenvalues = 10
+    config.heatmap_size = 16
+    config.method = "auto"  # "auto", "structured" or "jacobian" (see lazyfeat_tf.kernels)
+    config.predictors = True  # frozen-kernel predictors on Theta_0 and Theta_T (full train set)
+    config.save = True  # initial and final probe kernels to kernels.npz
+    return config
+
+
+class KernelObserver:
+    """Kernel drift and frozen-kernel predictors of one run (see the module docstring).
+
+    Args:
+        config: the run config (uses `kernels.*`, `loss.*`, `dynamics.*`).
+        model: the model at initialization.
+        task: the `data.BinaryTask`.
+        alpha: the run's alpha.
+    """
+
+    def __init__(self, config, model, task, alpha):
+        self.config = config.kernels
+        self.model = model
+        self.task = task
+        n_train = min(self.config.n_probe_train, len(task.y_train))
+        n_test = min(self.config.n_probe_test, len(task.y_test))
+        self.tracker = kernel_metrics.KernelTracker(
+            model, task.x_train[:n_train], task.y_train[:n_train], task.x_test[:n_test],
+            task.y_test[:n_test], n_eigenvalues=self.config.n_eigenvalues,
+            heatmap_size=self.config.heatmap_size, method=self.config.method,
+        )
+        d = config.dynamics
+        self.predictor_options = dict(
+            alpha=alpha, loss=config.loss.name, soft_hinge_beta=config.loss.soft_hinge_beta,
+            max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau, dt0=d.dt0, max_steps=d.max_steps,
+        )
+        self.initial = self._predictor() if self.config.predictors else None
+
+    def _predictor(self):
+        """A frozen-kernel predictor on the current network's kernel (full training set)."""
+        x_train, x_test = self.task.x_train, self.task.x_test
+        theta_train = kernels.empirical_ntk(self.model, x_train, method=self.config.method)
+        theta_test_train = kernels.empirical_ntk(self.model, x_test, x_train, method=self.config.method)
+        return kernel_predictor.FrozenKernelPredictor(
+            theta_train, theta_test_train, self.task.y_train, self.task.y_test, **self.predictor_options
+        )
+
+    def variables(self):
+        """State to checkpoint: the Theta_0 predictor's integrator and coefficients."""
+        if self.initial is None:
+            return {}
+        named = {f"initial/{k}": v for k, v in self.initial.flow.variables().items()}
+        named["initial/coefficients"] = self.initial.system.params[0]
+        return named
+
+    def measure(self, t, train_outputs):
+        """Kernel metrics at time t: (flat scalars for metrics.jsonl, the full drift record)."""
+        drift = self.tracker.measure(t)
+        flat = {
+            "kernel_drift_train": drift["drift"]["train"]["total"],
+            "kernel_alignment_train": drift["alignment"]["train"],
+            "kernel_effective_rank_train": drift["effective_rank"]["train"],
+            "kernel_drift_layers_train": drift["drift"]["train"]["layers"],
+        }
+        if "test" in drift["drift"]:
+            flat.update(
+                kernel_drift_test=drift["drift"]["test"]["total"],
+                kernel_alignment_test=drift["alignment"]["test"],
+                kernel_drift_layers_test=drift["drift"]["test"]["layers"],
+            )
+        if self.initial is not None:
+            self.initial.advance_to(t)
+            difference = train_outputs - self.initial.train_outputs()
+            flat["linear_distance"] = float(np.sqrt(np.mean(difference**2)))
+        return flat, drift
+
+    def finish(self):
+        """Final numbers for results.json, and arrays for kernels.npz (empty if not saved)."""
+        results = {}
+        if self.initial is not None:
+            self.initial.run_to_convergence()
+            final = self._predictor()
+            final.run_to_convergence()
+            results.update(init_kernel_test_error=self.initial.test_error(),
+                           final_kernel_test_error=final.test_error())
+        arrays = {}
+        if self.config.save:
+            arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
+            arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
+        return results, arrays

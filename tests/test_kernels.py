@@ -1,0 +1,324 @@
+"""Tests of lazyfeat_tf.kernels: structured vs jacobian vs an explicit per-example reference."""
+
+import keras
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lazyfeat_tf import kernels, layers, models
+
+FLOAT64_RTOL = 1e-10
+FLOAT32_RTOL = 1e-5
+
+
+def make_config(kind="fc", depth=3, width=8, activation="softplus", use_bias=True, dtype="float64"):
+    return ml_collections.ConfigDict(
+        dict(
+            alpha=None,
+            alpha_sqrt_h=1.0,
+            seed=0,
+            dtype=dtype,
+            model=dict(
+                kind=kind,
+                depth=depth,
+                width=width,
+                activation=activation,
+                softplus_beta=5.0,
+                use_bias=use_bias,
+                beta=0.5,
+            ),
+        )
+    )
+
+
+FC_SHAPE = (6,)
+CNN_SHAPE = (20, 20, 1)  # the smallest sides the article's CNN accepts are 19 x 19
+
+
+def inputs(n, shape, seed, dtype="float64"):
+    return np.random.default_rng(seed).normal(size=(n,) + shape).astype(dtype)
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def explicit_ntk(f, groups, x1, x2=None):
+    """Reference: one GradientTape per example, flattened per-example gradients, contraction.
+
+    `groups` is [(name, [variables])]; returns {name: [n1, n2] numpy kernel}.
+    """
+
+    def jacobians(x):
+        rows = {name: [] for name, _ in groups}
+        for i in range(len(x)):
+            with tf.GradientTape() as tape:
+                y = tf.reshape(f(x[i : i + 1]), [])
+            all_vars = [v for _, vs in groups for v in vs]
+            grads = tape.gradient(y, all_vars, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            k = 0
+            for name, variables in groups:
+                flat = [np.reshape(g.numpy(), -1) for g in grads[k : k + len(variables)]]
+                rows[name].append(np.concatenate(flat))
+                k += len(variables)
+        return {name: np.stack(r) for name, r in rows.items()}
+
+    j1 = jacobians(x1)
+    j2 = j1 if x2 is None else jacobians(x2)
+    return {name: j1[name] @ j2[name].T for name, _ in groups}
+
+
+def our_reference(model, x1, x2=None):
+    net = models.parts(model)
+    groups = [
+        (layer.name, [v for v in layer.trainable_weights if v.trainable]) for layer in net.parameter_layers
+    ]
+    return explicit_ntk(lambda x: net.readout.raw_output(net.trunk(x)), groups, x1, x2)
+
+
+def assert_close(actual, expected, rtol, what):
+    err = rel_err(actual, expected)
+    assert err <= rtol, f"{what}: relative error {err:.3g} > {rtol:g}"
+
+
+def check_methods_agree(model, x1, x2, rtol=FLOAT64_RTOL, label=""):
+    structured = kernels.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
+    jacobian = kernels.empirical_ntk(model, x1, x2, method="jacobian", per_layer=True)
+    assert list(structured) == [layer.name for layer in models.parts(model).parameter_layers]
+    assert list(jacobian) == list(structured)
+    n2 = len(x1) if x2 is None else len(x2)
+    for name in structured:
+        assert tuple(structured[name].shape) == (len(x1), n2), f"method=structured {label} {name}: shape"
+        assert_close(
+            structured[name], jacobian[name], rtol, f"method=structured vs jacobian {label} layer {name}"
+        )
+    total = kernels.empirical_ntk(model, x1, x2, method="structured")
+    assert_close(
+        total, sum(np.asarray(k) for k in structured.values()), 1e-13, f"method=structured {label} sum"
+    )
+    return structured
+
+
+@pytest.mark.parametrize(
+    "activation,use_bias,depth",
+    [("softplus", True, 3), ("softplus", False, 1), ("relu", True, 1), ("relu", False, 3)],
+)
+def test_structured_matches_jacobian_fc(activation, use_bias, depth):
+    model = models.build_model(make_config("fc", depth, 8, activation, use_bias), FC_SHAPE)
+    x1, x2 = inputs(7, FC_SHAPE, 1), inputs(5, FC_SHAPE, 2)
+    label = f"fc {activation} bias={use_bias} depth={depth}"
+    check_methods_agree(model, x1, None, label=label + " x2=None")
+    check_methods_agree(model, x1, x2, label=label + " x2!=x1")
+
+
+@pytest.mark.parametrize("activation,use_bias", [("relu", True), ("softplus", False)])
+def test_structured_matches_jacobian_cnn(activation, use_bias):
+    model = models.build_model(
+        make_config("cnn", width=3, activation=activation, use_bias=use_bias), CNN_SHAPE
+    )
+    x1, x2 = inputs(4, CNN_SHAPE, 1), inputs(3, CNN_SHAPE, 2)
+    label = f"cnn {activation} bias={use_bias}"
+    check_methods_agree(model, x1, None, label=label + " x2=None")
+    check_methods_agree(model, x1, x2, label=label + " x2!=x1")
+
+
+@pytest.mark.parametrize("kind,shape", [("fc", FC_SHAPE), ("cnn", CNN_SHAPE)])
+def test_both_methods_match_explicit_reference(kind, shape):
+    model = models.build_model(make_config(kind, depth=2, width=3, use_bias=True), shape)
+    x1, x2 = inputs(4, shape, 3), inputs(3, shape, 4)
+    for x2_ in (None, x2):
+        reference = our_reference(model, x1, x2_)
+        for method in ("structured", "jacobian"):
+            result = kernels.empirical_ntk(model, x1, x2_, method=method, per_layer=True)
+            assert list(result) == list(reference), f"method={method}: layer names"
+            for name in reference:
+                assert_close(
+                    result[name], reference[name], FLOAT64_RTOL, f"method={method} {kind} {name} vs explicit"
+                )
+
+
+def test_symmetric_kernel_is_symmetric_and_matches_cross_kernel():
+    model = models.build_model(make_config("fc", width=5), FC_SHAPE)
+    x = inputs(6, FC_SHAPE, 5)
+    for method in ("structured", "jacobian"):
+        sym = kernels.empirical_ntk(model, x, method=method).numpy()
+        cross = kernels.empirical_ntk(model, x, x, method=method).numpy()
+        assert_close(sym, cross, 1e-14, f"method={method} x2=None vs x2=x1")
+        assert_close(sym, sym.T, 1e-14, f"method={method} symmetry")
+
+
+def test_chunking_gives_the_same_kernel(monkeypatch):
+    fc = models.build_model(make_config("fc", width=5), FC_SHAPE)
+    cnn = models.build_model(make_config("cnn", width=3), CNN_SHAPE)
+    for model, shape in ((fc, FC_SHAPE), (cnn, CNN_SHAPE)):
+        x1, x2 = inputs(5, shape, 6), inputs(3, shape, 7)
+        for x2_ in (None, x2):
+            total = sum(our_reference(model, x1, x2_).values())
+            chunked = kernels.empirical_ntk(model, x1, x2_, method="structured", batch_size=2)
+            assert_close(chunked, total, FLOAT64_RTOL, f"method=structured batch_size=2 {model.name}")
+            if model is fc:
+                chunked = kernels.empirical_ntk(model, x1, x2_, method="jacobian", batch_size=2)
+                assert_close(chunked, total, FLOAT64_RTOL, "method=jacobian batch_size=2")
+    # Tiny budgets: one conv output channel per block; one variable per Jacobian chunk and, for
+    # the conv kernels, one sample per row block (column blocks recomputed).
+    monkeypatch.setattr(kernels, "STRUCTURED_CHUNK_BYTES", 1)
+    monkeypatch.setattr(kernels, "JACOBIAN_CHUNK_BYTES", 8 * 3 * 40)
+    x1, x2 = inputs(3, CNN_SHAPE, 8), inputs(2, CNN_SHAPE, 9)
+    for x2_ in (None, x2):
+        total = sum(our_reference(cnn, x1, x2_).values())
+        for method in ("structured", "jacobian"):
+            result = kernels.empirical_ntk(cnn, x1, x2_, method=method)
+            assert_close(result, total, FLOAT64_RTOL, f"method={method} with tiny memory budgets")
+
+
+def _float32_pair(kind, shape):
+    model32 = models.build_model(make_config(kind, width=6 if kind == "fc" else 3, dtype="float32"), shape)
+    model64 = models.build_model(make_config(kind, width=6 if kind == "fc" else 3, dtype="float64"), shape)
+    model64.set_weights([w.astype("float64") for w in model32.get_weights()])
+    return model32, model64
+
+
+@pytest.mark.parametrize("kind,shape", [("fc", FC_SHAPE), ("cnn", CNN_SHAPE)])
+def test_float32_eager_and_tf_function(kind, shape):
+    model32, model64 = _float32_pair(kind, shape)
+    x1, x2 = inputs(5, shape, 10, "float32"), inputs(4, shape, 11, "float32")
+    reference = sum(our_reference(model64, x1.astype("float64"), x2.astype("float64")).values())
+    for method in ("structured", "jacobian"):
+        eager = kernels.empirical_ntk(model32, x1, x2, method=method)
+        assert eager.dtype == tf.float32, f"method={method}: dtype {eager.dtype}"
+        assert_close(eager, reference, FLOAT32_RTOL, f"method={method} float32 eager")
+
+        @tf.function
+        def compiled(a, b, method=method):
+            return kernels.empirical_ntk(model32, a, b, method=method, per_layer=True)
+
+        traced = compiled(tf.constant(x1), tf.constant(x2))
+        assert isinstance(traced, dict)
+        traced_total = sum(np.asarray(k) for k in traced.values())
+        assert_close(traced_total, reference, FLOAT32_RTOL, f"method={method} float32 tf.function")
+
+
+def test_float64_tf_function_with_unknown_batch_size():
+    model = models.build_model(make_config("fc", width=5), FC_SHAPE)
+    x = inputs(6, FC_SHAPE, 12)
+    reference = sum(our_reference(model, x).values())
+    for method in ("structured", "jacobian"):
+        compiled = tf.function(
+            lambda a, method=method: kernels.empirical_ntk(model, a, method=method, batch_size=2),
+            input_signature=[tf.TensorSpec([None, *FC_SHAPE], tf.float64)],
+        )
+        result = compiled(tf.constant(x))
+        assert result.dtype == tf.float64
+        assert_close(result, reference, FLOAT64_RTOL, f"method={method} float64 tf.function, dynamic n")
+
+
+def _hand_built_cnn(padding, strides, dtype="float64"):
+    """A build_model-like model with other conv paddings / strides (trunk, trunk0, readout)."""
+
+    def trunk(name):
+        return keras.Sequential(
+            [
+                keras.Input((9, 9, 2), dtype=dtype),
+                layers.NTKConv2D(
+                    3,
+                    kernel_size=3,
+                    strides=strides,
+                    padding=padding,
+                    use_bias=True,
+                    beta=0.3,
+                    name="conv_a",
+                    dtype=dtype,
+                ),
+                layers.NormalizedActivation("softplus", name="act_a", dtype=dtype),
+                layers.NTKConv2D(2, kernel_size=2, strides=1, padding=padding, name="conv_b", dtype=dtype),
+                layers.NormalizedActivation("relu", name="act_b", dtype=dtype),
+                keras.layers.GlobalAveragePooling2D(dtype=dtype, name="pool"),
+            ],
+            name=name,
+        )
+
+    keras.utils.set_random_seed(1)
+    t, t0 = trunk("trunk"), trunk("trunk0")
+    t0.set_weights(t.get_weights())
+    t0.trainable = False
+    x = keras.Input((9, 9, 2), dtype=dtype)
+    readout = layers.CenteredReadout(1.0, dtype=dtype, name="readout")
+    return keras.Model(x, readout([t(x), t0(x)]))
+
+
+@pytest.mark.parametrize("padding,strides", [("same", 2), (0, 2), (2, 3)])
+def test_conv_paddings_and_strides(padding, strides):
+    model = _hand_built_cnn(padding, strides)
+    assert kernels.resolve_method(model) == "structured"
+    x1, x2 = inputs(4, (9, 9, 2), 13), inputs(3, (9, 9, 2), 14)
+    reference = our_reference(model, x1, x2)
+    result = kernels.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
+    for name in reference:
+        assert_close(
+            result[name],
+            reference[name],
+            FLOAT64_RTOL,
+            f"method=structured padding={padding} strides={strides} {name}",
+        )
+
+
+def test_auto_picks_structured_for_our_models_and_jacobian_otherwise():
+    ours = models.build_model(make_config("fc", width=4), FC_SHAPE)
+    assert kernels.resolve_method(ours) == "structured"
+    assert kernels.resolve_method(ours, kernels.Method.JACOBIAN) == "jacobian"
+    keras.utils.set_random_seed(0)
+    plain = keras.Sequential(
+        [
+            keras.Input(FC_SHAPE, dtype="float64"),
+            keras.layers.Dense(5, activation="tanh", dtype="float64", name="hidden"),
+            keras.layers.Dense(1, dtype="float64", name="out"),
+        ]
+    )
+    assert kernels.resolve_method(plain) == "jacobian"
+    assert not kernels.supports_structured(plain)
+    with pytest.raises(ValueError, match="method='structured'"):
+        kernels.empirical_ntk(plain, inputs(3, FC_SHAPE, 0), method="structured")
+    x1, x2 = inputs(5, FC_SHAPE, 15), inputs(4, FC_SHAPE, 16)
+    groups = [(layer.name, layer.trainable_weights) for layer in plain.layers]
+    reference = explicit_ntk(plain, groups, x1, x2)
+    result = kernels.empirical_ntk(plain, x1, x2, per_layer=True)
+    assert list(result) == ["hidden", "out"]
+    for name in reference:
+        assert_close(
+            result[name], reference[name], FLOAT64_RTOL, f"method=auto (jacobian) plain Sequential {name}"
+        )
+    assert_close(
+        kernels.empirical_ntk(plain, x1, x2), sum(reference.values()), FLOAT64_RTOL, "method=auto total"
+    )
+
+
+def test_generic_model_needs_one_output_per_example():
+    keras.utils.set_random_seed(0)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"one output per example.*\(3, 2\)"):
+        kernels.empirical_ntk(plain, np.ones((3, 3), "float32"))
+
+
+def test_unknown_method_and_bad_batch_size_errors():
+    model = models.build_model(make_config("fc", depth=1, width=3), FC_SHAPE)
+    x = inputs(2, FC_SHAPE, 0)
+    with pytest.raises(ValueError, match="received method='ntk_fast'") as info:
+        kernels.empirical_ntk(model, x, method="ntk_fast")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="received batch_size=0"):
+        kernels.empirical_ntk(model, x, batch_size=0)
+
+
+def test_frozen_copy_does_not_enter_the_kernel():
+    model = models.build_model(make_config("fc", depth=2, width=4), FC_SHAPE)
+    x = inputs(4, FC_SHAPE, 17)
+    before = kernels.empirical_ntk(model, x).numpy()
+    net = models.parts(model)
+    for v in net.trunk0.weights:  # perturbing the frozen copy changes F but not Theta of f
+        v.assign(v + 1.0)
+    net.readout.kernel0.assign(net.readout.kernel0 + 1.0)
+    assert_close(kernels.empirical_ntk(model, x), before, 1e-14, "method=auto after changing trunk0/kernel0")
+    trainable = [v.path for v in model.trainable_variables]
+    assert all(not p.startswith("trunk0") and "kernel0" not in p for p in trainable)
