@@ -7,7 +7,7 @@ and where the run directories are. Re-running skips finished runs and resumes in
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import run_or_exit
+from launch.common import parse_flags, run_or_exit
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "ml_collections config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Directory for the run directories.")
@@ -30,4 +30,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

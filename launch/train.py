@@ -9,7 +9,7 @@ finished one.
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import run_or_exit
+from launch.common import parse_flags, run_or_exit
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it holds this run).")
@@ -25,4 +25,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,76 @@
+"""Shared fixtures of the core tests: a tiny run config on the synthetic task, and a workdir.
+
+Everything is kept tiny (width 8, 64 + 64 points of dimension 8) so that a full training run takes
+about a second on a CPU.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**overrides):
+    """`config.base_config()` on the synthetic task, width 8, 64 + 64 points, alpha*sqrt(h) = 1.
+
+    `overrides` are dotted keys with `__` for the dots, e.g. `model__width=16`, `alpha_sqrt_h=0.01`.
+    Kernel tracking (tested elsewhere) is switched off when the config has it.
+    """
+    from lazyfeat_tf import config as config_lib
+
+    config = config_lib.base_config()
+    config.alpha_sqrt_h = 1.0
+    config.data.name = "synthetic"
+    config.data.source = "synthetic"
+    config.data.dim = 8
+    config.data.n_train = 64
+    config.data.n_test = 64
+    config.model.width = 8
+    config.model.depth = 3
+    config.dynamics.max_steps = 400
+    config.dynamics.num_records = 20
+    config.checkpoint_every_secs = 0.0
+    if "kernels" in config and "track" in config.kernels:
+        config.kernels.track = False
+    for key, value in overrides.items():
+        *path, last = key.split("__")
+        node = config
+        for part in path:
+            node = node[part]
+        if last in ("alpha", "alpha_sqrt_h") and not path:
+            # Setting one of the two scales clears the other (exactly one must be set).
+            config.alpha = None
+            config.alpha_sqrt_h = None
+        node[last] = value
+    return config
+
+
+@pytest.fixture
+def make_config():
+    """Factory of tiny configs: `make_config(alpha_sqrt_h=0.01, model__width=16)`."""
+    return tiny_config
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A run directory that does not exist yet (train_and_evaluate creates it)."""
+    return str(tmp_path / "run")
+
+
+def snapshot(path):
+    """{relative path: (bytes, mtime_ns)} of every file under `path` (for "nothing changed")."""
+    files = {}
+    for root, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(root, name)
+            with open(full, "rb") as f:
+                files[os.path.relpath(full, path)] = (f.read(), os.stat(full).st_mtime_ns)
+    return files
+
+
+@pytest.fixture
+def dir_snapshot():
+    return snapshot

@@ -1,0 +1,204 @@
+"""End-to-end tests of the entry points as users run them: `python -m launch.train` and
+`python -m launch.demo` from the repository root, in subprocesses, on the tiny synthetic task.
+
+Subprocesses are slow to start (TensorFlow import), so the checks are combined and, where they are
+independent, run concurrently."""
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO_ROOT, snapshot
+from lazyfeat_tf import config as config_lib
+from lazyfeat_tf import compare, train
+
+TIMEOUT = 300
+# TensorFlow / XLA write a few log lines to stderr at import whatever TF_CPP_MIN_LOG_LEVEL says.
+TF_LOG_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
+    r"|To enable the following instructions:)"
+)
+
+SMALL = {
+    "data.source": "synthetic",
+    "data.name": "synthetic",
+    "data.dim": 8,
+    "data.n_train": 64,
+    "data.n_test": 64,
+    "model.width": 8,
+    "dynamics.num_records": 30,
+    "checkpoint_every_secs": 0.0,
+}
+if "kernels" in config_lib.base_config():
+    SMALL["kernels.track"] = False  # kernel tracking has its own tests
+RUN = {**SMALL, "alpha_sqrt_h": 1.0, "dynamics.max_steps": 5000}  # converges after ~2800 steps
+
+
+def overrides(values):
+    return [f"--config.{key}={value}" for key, value in values.items()]
+
+
+def train_command(workdir, **changes):
+    values = {**RUN, **{k.replace("__", "."): v for k, v in changes.items()}}
+    return [sys.executable, "-m", "launch.train", "--config=configs/demo.py", f"--workdir={workdir}",
+            *overrides(values)]
+
+
+def demo_config(values):
+    """configs/demo.py with `values` applied, built in this process."""
+    spec = importlib.util.spec_from_file_location("demo_config", os.path.join(REPO_ROOT, "configs", "demo.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    for key, value in values.items():
+        *path, last = key.split(".")
+        node = config
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return config
+
+
+def env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def start(command, stdout=subprocess.PIPE):
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env(), stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process):
+    out, err = process.communicate(timeout=TIMEOUT)
+    return process.returncode, out, [line for line in err.splitlines() if line.strip() and not TF_LOG_LINE.match(line)]
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def records(workdir):
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for line in f if line.endswith("\n"))
+
+
+def without_wall_time(results):
+    return {k: v for k, v in results.items() if k != "wall_time"}
+
+
+@pytest.fixture(scope="module")
+def demo_process(tmp_path_factory):
+    """`launch.demo` on the tiny task, started in the background at the first test that asks for it."""
+    workdir = str(tmp_path_factory.mktemp("demo") / "runs")
+    command = [sys.executable, "-m", "launch.demo", "--config=configs/demo.py", f"--workdir={workdir}",
+               "--alpha_sqrt_h=0.01,100", *overrides({**SMALL, "dynamics.max_steps": 3000})]
+    process = start(command)
+    yield process, workdir
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_train_killed_and_resumed_equals_uninterrupted_and_workdir_is_protected(tmp_path, demo_process):
+    workdir = str(tmp_path / "run")
+    command = train_command(workdir)
+    log = open(tmp_path / "killed.out", "w")
+    killed = start(command, stdout=log)
+    # Meanwhile, the uninterrupted reference run of the same config, in this process.
+    reference = str(tmp_path / "reference")
+    train.train_and_evaluate(demo_config(RUN), reference)
+
+    deadline = time.time() + TIMEOUT
+    while killed.poll() is None and records(workdir) < 10 and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    log.close()
+    assert killed.returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(workdir, "results.json")), "the run ended before the kill"
+    assert os.path.exists(os.path.join(workdir, "checkpoint.npz"))
+    assert "step" in (tmp_path / "killed.out").read_text()  # progress is visible while it runs
+
+    code, out, err = finish(start(command))
+    assert code == 0, err
+    assert err == []
+    assert "resuming" in out and "finished (converged)" in out
+    # The overrides reached the run: its resolved config is the reference's.
+    assert read_json(os.path.join(workdir, "config.json")) == read_json(os.path.join(reference, "config.json"))
+    config = read_json(os.path.join(workdir, "config.json"))
+    assert config["model"]["width"] == 8 and config["alpha"] == pytest.approx(1 / 8**0.5)
+    results = read_json(os.path.join(workdir, "results.json"))
+    assert results["converged"] is True
+    assert without_wall_time(results) == without_wall_time(read_json(os.path.join(reference, "results.json")))
+    with open(os.path.join(workdir, "metrics.jsonl")) as a, open(os.path.join(reference, "metrics.jsonl")) as b:
+        assert [without_wall_time(json.loads(l)) for l in a] == [without_wall_time(json.loads(l)) for l in b]
+
+    # Then, concurrently: the same command again (not redone), a different config and a bad value on
+    # the finished workdir. Nothing in the workdir may change. (Bad values on a new workdir, which must
+    # not be created, are covered for every key in test_train.py.)
+    before = snapshot(workdir)
+    processes = {
+        "again": start(command),
+        "other_width": start(train_command(workdir, model__width=16)),
+        "negative": start(train_command(workdir, alpha_sqrt_h=-1.0)),
+    }
+    outcome = {name: finish(p) for name, p in processes.items()}
+
+    code, out, err = outcome["again"]
+    assert code == 0 and err == [] and "holds a finished run" in out
+    expected = {
+        "other_width": ["holds a different run", f"--workdir={workdir!r}"],
+        "negative": ["config.alpha_sqrt_h=-1.0"],
+    }
+    for name, parts in expected.items():
+        code, out, err = outcome[name]
+        assert code != 0, name
+        assert len(err) == 1, (name, err)
+        assert err[0].startswith("error: "), (name, err)
+        for part in parts:
+            assert part in err[0], (name, err)
+    assert snapshot(workdir) == before
+
+
+def test_demo_prints_the_lazy_vs_feature_table(demo_process):
+    process, workdir = demo_process
+    code, out, err = finish(process)
+    assert code == 0, err
+    assert err == []
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["alpha*sqrt(h)"])
+    assert lines[header].split() == " ".join(title for _, title, _ in compare.COLUMNS).split()
+    keys = [key for key, _, _ in compare.COLUMNS]
+    rows = [line.split() for line in lines[header + 1:header + 3]]
+    assert [len(row) for row in rows] == [len(keys)] * 2
+    assert [row[0] for row in rows] == ["0.01", "100"]
+    change = keys.index("relative_weight_change")
+    results = {}
+    for value, row in zip(("0.01", "100"), rows):
+        path = os.path.join(workdir, f"alpha_sqrt_h={value}", "results.json")
+        assert f"results: {path}" in out
+        results[value] = read_json(path)
+        assert row[change] == f"{results[value]['relative_weight_change']:.3e}"
+        assert row[keys.index("steps")] == str(results[value]["steps"])
+        assert row[keys.index("status")] == results[value]["status"]
+        assert results[value]["alpha_sqrt_h"] == pytest.approx(float(value))
+    assert results["0.01"]["relative_weight_change"] > 10 * results["100"]["relative_weight_change"]
+
+
+def test_misspelt_config_key_is_one_line(tmp_path):
+    workdir = str(tmp_path / "run")
+    command = train_command(workdir) + ["--config.model.widht=8"]
+    code, _, err = finish(start(command))
+    assert code != 0
+    assert len(err) == 1 and "widht" in err[0], err
+    assert not os.path.exists(workdir)

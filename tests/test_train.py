@@ -1,0 +1,368 @@
+"""Tests of a whole training run through `lazyfeat_tf.train.train_and_evaluate` on the tiny synthetic
+config: run-directory contents, results, lazy vs feature, resume after an interruption, a finished
+run not redone, workdir protection and the one-line config errors."""
+
+import glob
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import snapshot, tiny_config
+from lazyfeat_tf import config as config_lib
+from lazyfeat_tf import data, dynamics, losses, models, rundir, train
+
+RESULT_KEYS = {"train_error", "test_error", "train_loss", "converged", "t", "t1", "steps", "wall_time",
+               "relative_weight_change"}
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+def run_config(**overrides):
+    """The tiny config, trained to convergence (about 2800 gradient-flow steps, ~1 s)."""
+    settings = dict(dynamics__max_steps=5000, dynamics__num_records=30)
+    return tiny_config(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """(config, workdir, results) of one uninterrupted run."""
+    config = run_config()
+    workdir = str(tmp_path_factory.mktemp("finished") / "run")
+    results = train.train_and_evaluate(config, workdir)
+    return config, workdir, results
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_metrics(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def without_wall_time(record):
+    return {k: v for k, v in record.items() if k != "wall_time"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Run directory of a finished run
+
+
+def test_results_json(finished):
+    config, workdir, results = finished
+    on_disk = read_json(os.path.join(workdir, "results.json"))
+    assert on_disk == json.loads(json.dumps(results))
+    assert RESULT_KEYS <= set(on_disk)
+    assert on_disk["converged"] is True and on_disk["status"] == "converged"
+    assert isinstance(on_disk["steps"], int) and 0 < on_disk["steps"] < config.dynamics.max_steps
+    assert on_disk["train_error"] == 0.0
+    assert 0 < on_disk["t1"] < on_disk["t"]
+    assert on_disk["wall_time"] > 0
+    assert 0 < on_disk["relative_weight_change"] < 10
+    assert on_disk["n_params"] == 8 * 8 + 8 * 8 + 8 * 8 + 8
+    assert on_disk["alpha"] == pytest.approx(1 / math.sqrt(8)) and on_disk["alpha_sqrt_h"] == pytest.approx(1.0)
+
+
+def test_outputs_npz_agree_with_results(finished):
+    config, workdir, results = finished
+    task = data.load_task(config.data)
+    with np.load(os.path.join(workdir, "outputs.npz")) as npz:
+        outputs = {k: npz[k] for k in npz.files}
+    assert {k: v.shape for k, v in outputs.items()} == {
+        "train_outputs": (64,), "train_labels": (64,), "test_outputs": (64,), "test_labels": (64,)}
+    np.testing.assert_array_equal(outputs["train_labels"], task.y_train)
+    np.testing.assert_array_equal(outputs["test_labels"], task.y_test)
+    margins = outputs["train_outputs"] * outputs["train_labels"]
+    assert margins.min() >= 1.0 and results["min_margin"] == pytest.approx(margins.min())
+    test_error = np.mean(outputs["test_outputs"] * outputs["test_labels"] <= 0)
+    assert results["test_error"] == pytest.approx(test_error)
+    alpha = results["alpha"]
+    assert results["train_loss"] == pytest.approx(float(losses.scaled_loss(
+        "soft_hinge", outputs["train_outputs"], outputs["train_labels"], alpha)), rel=1e-5)
+
+
+def test_model_keras_reproduces_outputs_and_weight_change(finished):
+    config, workdir, results = finished
+    task = data.load_task(config.data)
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    with np.load(os.path.join(workdir, "outputs.npz")) as npz:
+        np.testing.assert_allclose(np.asarray(model(task.x_test)), npz["test_outputs"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(model(task.x_train)), npz["train_outputs"], rtol=1e-5, atol=1e-5)
+    # ||w - w0|| / ||w0|| from the saved weights: trunk vs frozen trunk0, W vs W0.
+    p = models.parts(model)
+    pairs = [(w.numpy(), w0.numpy()) for w, w0 in zip(p.trunk.weights, p.trunk0.weights)]
+    pairs.append((p.readout.kernel.numpy(), p.readout.kernel0.numpy()))
+    change = math.sqrt(sum(np.sum((w - w0) ** 2) for w, w0 in pairs) / sum(np.sum(w0**2) for _, w0 in pairs))
+    assert results["relative_weight_change"] == pytest.approx(change, rel=1e-5)
+    per_layer = results["relative_weight_change_layers"]
+    assert set(per_layer) == {"dense_1", "dense_2", "dense_3", "readout"}
+    readout = np.linalg.norm(pairs[-1][0] - pairs[-1][1]) / np.linalg.norm(pairs[-1][1])
+    assert per_layer["readout"] == pytest.approx(readout, rel=1e-5)
+
+
+def test_metrics_jsonl_has_one_record_per_record_step(finished):
+    config, workdir, results = finished
+    records = read_metrics(workdir)
+    steps = [r["step"] for r in records]
+    grid = dynamics.record_steps(config.dynamics.max_steps, config.dynamics.num_records)
+    assert steps == [int(s) for s in grid if s < results["steps"]] + [results["steps"]]
+    times = [r["t"] for r in records]
+    assert times[0] == 0.0 and np.all(np.diff(times) > 0)
+    assert records[0]["train_loss_unscaled"] == pytest.approx(math.log1p(math.exp(20)) / 20, rel=1e-5)
+    assert records[0]["relative_weight_change"] == 0.0
+    last = records[-1]
+    for key in ("train_error", "test_error", "train_loss", "t", "relative_weight_change"):
+        assert last[key] == results[key], key
+    for r in records:
+        assert {"dt", "rejected", "min_margin", "test_loss", "unsatisfied"} <= set(r)
+
+
+def test_tensorboard_scalars_follow_the_metrics(finished):
+    _, workdir, _ = finished
+    files = glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*"))
+    assert files
+    scalars = {}
+    for path in files:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.HasField("tensor") and value.metadata.plugin_data.plugin_name == "scalars":
+                    scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    records = read_metrics(workdir)
+    for tag, key in (("train/loss", "train_loss"), ("test/error", "test_error"), ("dynamics/dt", "dt")):
+        assert sorted(scalars[tag]) == [r["step"] for r in records], tag
+        for r in records:
+            assert scalars[tag][r["step"]] == pytest.approx(r[key], rel=1e-6)
+    assert "weights/relative_change/readout" in scalars
+
+
+def test_config_json_holds_the_resolved_scale(finished):
+    config, workdir, _ = finished
+    saved = read_json(os.path.join(workdir, "config.json"))
+    assert saved == json.loads(json.dumps(train.resolved_config(config)))
+    assert saved["model"]["width"] == 8
+    assert saved["alpha_sqrt_h"] == pytest.approx(1.0)
+    assert saved["alpha"] == pytest.approx(1.0 / math.sqrt(8))
+    by_alpha = train.resolved_config(tiny_config(alpha=0.5, model__width=16))
+    assert by_alpha["alpha"] == 0.5 and by_alpha["alpha_sqrt_h"] == pytest.approx(2.0)
+    assert os.path.exists(os.path.join(workdir, "checkpoint.npz"))
+    assert not glob.glob(os.path.join(workdir, "*.tmp-*"))  # no leftovers of atomic writes
+
+
+def test_lazy_run_moves_its_weights_much_less_than_feature_run(tmp_path):
+    results = {}
+    for value in (100.0, 0.01):
+        config = run_config(alpha_sqrt_h=value, dynamics__max_steps=20_000, dynamics__num_records=10)
+        results[value] = train.train_and_evaluate(config, str(tmp_path / f"a{value}"))
+        assert results[value]["converged"], value
+    lazy, feature = results[100.0], results[0.01]
+    assert feature["relative_weight_change"] > 10 * lazy["relative_weight_change"]
+    # The lazy function is learnt at an alpha-independent speed; the feature one much faster in t.
+    assert feature["t"] < lazy["t"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Resume, finished runs, workdir protection
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def interrupt_at_checkpoint(monkeypatch, n):
+    """Make the n-th checkpoint write raise (after that record's metrics line was appended)."""
+    calls = {"n": 0}
+    original = rundir.RunDir.save_checkpoint
+
+    def save_checkpoint(self, arrays, state):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Interrupt
+        return original(self, arrays, state)
+
+    monkeypatch.setattr(rundir.RunDir, "save_checkpoint", save_checkpoint)
+
+
+def assert_same_run(workdir, reference):
+    results, expected = (read_json(os.path.join(d, "results.json")) for d in (workdir, reference))
+    assert without_wall_time(results) == without_wall_time(expected)
+    assert [without_wall_time(r) for r in read_metrics(workdir)] == [
+        without_wall_time(r) for r in read_metrics(reference)]
+    with np.load(os.path.join(workdir, "outputs.npz")) as a, np.load(os.path.join(reference, "outputs.npz")) as b:
+        for key in b.files:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize("interrupt_at", [1, 12])
+def test_resume_after_interruption_equals_uninterrupted_run(finished, workdir, monkeypatch, interrupt_at):
+    config, reference, _ = finished
+    interrupt_at_checkpoint(monkeypatch, interrupt_at)
+    with pytest.raises(Interrupt):
+        train.train_and_evaluate(config, workdir)
+    monkeypatch.undo()
+    assert not os.path.exists(os.path.join(workdir, "results.json"))
+    assert len(read_metrics(workdir)) == interrupt_at  # the record without a checkpoint is there
+    with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+        f.write('{"step": 99999, "t": 1.')  # and a line torn by a kill
+    train.train_and_evaluate(config, workdir)
+    assert_same_run(workdir, reference)
+
+
+def test_resume_of_minibatch_training_equals_uninterrupted_run(tmp_path, monkeypatch):
+    config = run_config(dynamics__kind="sgd", dynamics__learning_rate=0.05, dynamics__batch_size=16,
+                        dynamics__max_steps=40, dynamics__num_records=10)
+    reference = str(tmp_path / "reference")
+    train.train_and_evaluate(config, reference)
+    workdir = str(tmp_path / "resumed")
+    interrupt_at_checkpoint(monkeypatch, 6)
+    with pytest.raises(Interrupt):
+        train.train_and_evaluate(config, workdir)
+    monkeypatch.undo()
+    train.train_and_evaluate(config, workdir)
+    assert_same_run(workdir, reference)
+    assert read_json(os.path.join(workdir, "results.json"))["steps"] == 40
+
+
+def test_finished_run_is_not_redone(finished, monkeypatch):
+    config, workdir, results = finished
+    before = snapshot(workdir)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("a finished run must not load data")
+
+    monkeypatch.setattr(data, "load_task", no_data)
+    again = train.train_and_evaluate(config, workdir)
+    assert again == json.loads(json.dumps(results))
+    assert snapshot(workdir) == before
+
+
+def test_different_config_on_the_same_workdir_is_refused(finished):
+    config, workdir, _ = finished
+    before = snapshot(workdir)
+    for other, difference in ((run_config(seed=3), "seed: 0 in the workdir, 3 now"),
+                              (run_config(model__activation="relu"), "activation: 'softplus' in the workdir")):
+        with pytest.raises(rundir.WorkdirError) as info:
+            train.train_and_evaluate(other, workdir)
+        message = str(info.value)
+        assert "\n" not in message
+        assert repr(workdir) in message and difference in message
+        assert snapshot(workdir) == before
+
+
+def test_foreign_workdirs_are_refused(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    before = snapshot(str(foreign))
+    with pytest.raises(rundir.WorkdirError, match="not empty"):
+        train.train_and_evaluate(run_config(), str(foreign))
+    assert snapshot(str(foreign)) == before
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(rundir.WorkdirError, match="not a directory"):
+        train.train_and_evaluate(run_config(), str(a_file))
+    assert a_file.read_text() == "x"
+    # An existing empty directory is fine to use.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rundir.RunDir(str(empty)).check_compatible(train.resolved_config(run_config()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input: one line naming the key and the value, before anything is written
+
+
+BAD_CONFIGS = [
+    (dict(alpha=0.0), ["config.alpha=0.0"]),
+    (dict(alpha=-1.0), ["config.alpha=-1.0"]),
+    (dict(alpha=float("nan")), ["config.alpha=nan"]),
+    (dict(alpha_sqrt_h=-0.5), ["config.alpha_sqrt_h=-0.5"]),
+    (dict(alpha_sqrt_h=1.0, alpha__both=0.3), ["config.alpha=0.3", "config.alpha_sqrt_h=1.0"]),
+    (dict(alpha_sqrt_h=None), ["config.alpha=None", "config.alpha_sqrt_h=None"]),
+    (dict(model__width=0), ["config.model.width=0"]),
+    (dict(model__depth=-2), ["config.model.depth=-2"]),
+    (dict(model__activation="tanh"), ["config.model.activation='tanh'"]),
+    (dict(data__name="imagenet"), ["data.name='imagenet'"]),
+    (dict(dtype="float16"), ["config.dtype='float16'"]),
+    (dict(dynamics__kind="lbfgs"), ["config.dynamics.kind='lbfgs'"]),
+    (dict(loss__name="logistic"), ["config.loss.name='logistic'"]),
+    (dict(data__source="idx", data__name="fashion_mnist", data__path="/nonexistent/fashion"),
+     ["data.path='/nonexistent/fashion'"]),
+    (dict(data__n_train=0), ["data.n_train=0"]),
+]
+
+
+def bad_config(overrides):
+    overrides = dict(overrides)
+    both = overrides.pop("alpha__both", None)
+    config = run_config(**overrides)
+    if both is not None:
+        config.alpha = both  # set alongside alpha_sqrt_h
+    return config
+
+
+@pytest.mark.parametrize("overrides,expected", BAD_CONFIGS, ids=[str(o) for o, _ in BAD_CONFIGS])
+def test_bad_config_is_one_line_naming_key_and_value(overrides, expected, workdir):
+    config = bad_config(overrides)
+    with pytest.raises(ValueError) as info:
+        config_lib.validate(config)
+    assert isinstance(info.value, (config_lib.ConfigError, data.DataError))
+    message = str(info.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message
+    with pytest.raises(type(info.value)) as info_run:
+        train.train_and_evaluate(config, workdir)
+    assert str(info_run.value) == message
+    assert not os.path.exists(workdir)  # nothing written, not even the directory
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason="Debian's dataset-fashion-mnist not installed")
+def test_n_train_larger_than_the_data_is_one_line(workdir):
+    config = run_config(data__source="idx", data__name="fashion_mnist", data__path=FASHION_DIR,
+                        data__n_train=100_000)
+    with pytest.raises(data.DataError) as info:
+        train.train_and_evaluate(config, workdir)
+    message = str(info.value)
+    assert "\n" not in message and "data.n_train=100000" in message and "70000" in message
+    assert not os.path.exists(workdir)
+
+
+# ----------------------------------------------------------------------------------------------
+# Other setups end to end: float64, and setup B (CNN, SGD) on tfds MNIST (mocked)
+
+
+def test_float64_run_end_to_end(workdir):
+    config = run_config(dtype="float64", dynamics__max_steps=300, dynamics__num_records=8)
+    results = train.train_and_evaluate(config, workdir)
+    assert results["steps"] == 300 and results["status"] == "max_steps" and results["converged"] is False
+    with np.load(os.path.join(workdir, "outputs.npz")) as npz:
+        assert all(npz[k].dtype == np.float64 for k in npz.files)
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    assert all(v.dtype == "float64" for v in model.weights)
+    with np.load(os.path.join(workdir, "checkpoint.npz")) as npz:
+        assert npz["trainer/t"].dtype == np.float64
+
+
+def test_cnn_sgd_smoke_run_on_mocked_tfds(workdir):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    config = run_config(model__kind="cnn", model__width=4, model__activation="relu",
+                        data__name="mnist", data__source="tfds", data__path="", data__n_train=32,
+                        data__n_test=16, dynamics__kind="sgd", dynamics__learning_rate=0.05,
+                        dynamics__batch_size=8, dynamics__max_steps=12, dynamics__num_records=5)
+    with tfds.testing.mock_data(num_examples=100):
+        results = train.train_and_evaluate(config, workdir)
+    assert results["steps"] == 12 and results["t"] == pytest.approx(12 * 0.05)
+    assert results["n_params"] == 25 * 4 + 3 * 25 * 16 + 4
+    assert results["relative_weight_change"] > 0
+    with np.load(os.path.join(workdir, "outputs.npz")) as npz:
+        assert npz["train_outputs"].shape == (32,) and npz["test_outputs"].shape == (16,)
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    assert model.input_shape == (None, 28, 28, 1)
+    steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 12
