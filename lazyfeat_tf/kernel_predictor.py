@@ -15,6 +15,7 @@ through Theta(test, train). These are the "init. ker." / "final ker." baselines 
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from lazyfeat_tf import dynamics, losses
@@ -68,6 +69,7 @@ class FrozenKernelPredictor:
 
     def advance_to(self, t, max_attempts=10**6):
         """Integrate up to physical time t (exactly, unless it converges or stops first)."""
+        t = float(np.asarray(t, self.system.dtype.as_numpy_dtype))  # the time as the flow stores it
         state = self.flow.state()
         while state.status == "running" and state.t < t:
             state = self.flow.advance(self.flow.max_steps, max_attempts=max_attempts, until_time=t)

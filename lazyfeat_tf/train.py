@@ -165,6 +165,7 @@ def train_and_evaluate(config, workdir):
         print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
         return run.read_results()
     task = data.load_task(config.data, config.dtype)
+    start = time.time()  # wall time counts everything after data loading
     run.start(resolved)
 
     model = models.build_model(config, task.input_shape)
@@ -191,7 +192,6 @@ def train_and_evaluate(config, workdir):
             variable.assign(arrays[key])
         wall_before = loop_state["wall_time"]
         print(f"resuming {run.path} at step {loop_state['step']}", flush=True)
-    start = time.time()
 
     def wall_time():
         return wall_before + time.time() - start
@@ -245,6 +245,11 @@ def train_and_evaluate(config, workdir):
 
     train_outputs = trainer.outputs.numpy()
     test_outputs = evaluator.test_outputs().numpy()
+    kernel_results = {}
+    if observer is not None:
+        kernel_results, kernel_arrays = observer.finish()
+        if kernel_arrays:
+            rundir.atomic_write_npz(run.file("kernels.npz"), kernel_arrays)
     results = {
         **{k: last_record[k] for k in ("train_error", "test_error", "train_loss", "test_loss", "t",
                                        "relative_weight_change", "relative_weight_change_layers",
@@ -262,12 +267,8 @@ def train_and_evaluate(config, workdir):
         "n_params": int(sum(np.prod(p.shape) for p in system.params)),
         "kernel_drift_train": last_record.get("kernel_drift_train"),
         "kernel_drift_test": last_record.get("kernel_drift_test"),
+        **kernel_results,
     }
-    if observer is not None:
-        kernel_results, kernel_arrays = observer.finish()
-        results.update(kernel_results)
-        if kernel_arrays:
-            rundir.atomic_write_npz(run.file("kernels.npz"), kernel_arrays)
     _save_model(model, run.file("model.keras"))
     run.write_results(results, {"train_outputs": train_outputs, "train_labels": task.y_train,
                                 "test_outputs": test_outputs, "test_labels": task.y_test})

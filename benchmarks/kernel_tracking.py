@@ -1,0 +1,59 @@
+"""Cost and physics of kernel tracking on the Fashion-MNIST run of the core issue.
+
+    python benchmarks/kernel_tracking.py [--repeats 2]
+
+Trains configs/demo.py (real Fashion-MNIST parity, n_train = 1000, h = 64, L = 3) at
+alpha*sqrt(h) = 0.01, 100 and 1000, with kernel tracking off and on (default settings), each in
+its own process, and prints a table: wall time (everything after data loading, from results.json),
+the overhead of tracking (target: at most 25%), the final test-probe drift
+||Theta_T - Theta_0|| / ||Theta_0||, and how the lazy drift scales from 100 to 1000 (expected
+about 1/(alpha sqrt h), i.e. a ratio near 10).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VALUES = (0.01, 100.0, 1000.0)
+
+
+def run(alpha_sqrt_h, track, workdir):
+    command = [sys.executable, "-m", "launch.train", "--config=configs/demo.py", f"--workdir={workdir}",
+               f"--config.alpha_sqrt_h={alpha_sqrt_h}", f"--config.kernels.track={track}"]
+    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(workdir, "results.json")) as f:
+        return json.load(f)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=2, help="runs per case; the best wall time is kept")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for value in VALUES:
+            best = {}
+            for track in (False, True):
+                results = [run(value, track, os.path.join(tmp, f"{value}-{track}-{i}")) for i in range(args.repeats)]
+                best[track] = min(results, key=lambda r: r["wall_time"])
+            overhead = best[True]["wall_time"] / best[False]["wall_time"] - 1
+            rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead,
+                         best[True]["kernel_drift_test"], best[True]["test_error"],
+                         best[True]["init_kernel_test_error"], best[True]["final_kernel_test_error"]))
+    print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>9} {'drift test':>11} "
+          f"{'test err':>9} {'init ker':>9} {'final ker':>9}")
+    for value, off, on, overhead, drift, err, init_err, final_err in rows:
+        flag = "ok" if overhead <= 0.25 else "OVER"
+        print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>3} {drift:>8.3e} "
+              f"{err:>9.4f} {init_err:>9.4f} {final_err:>9.4f}")
+    drift = {value: row[4] for value, row in zip(VALUES, rows)}
+    print(f"drift(0.01) / drift(100) = {drift[0.01] / drift[100.0]:.3g} (feature >> lazy expected)")
+    print(f"drift(100) / drift(1000) = {drift[100.0] / drift[1000.0]:.3g} (about 10 expected: drift ~ 1/(alpha sqrt h))")
+
+
+if __name__ == "__main__":
+    main()
