@@ -73,6 +73,21 @@ class NetworkSystem:
         return outputs, loss, tape.gradient(loss, params)
 
 
+def stop_status(loss, min_margin, step, t, max_steps, max_time, stalled=False):
+    """Why training must stop (a name from `STATUSES`), or "running"."""
+    if not math.isfinite(loss):
+        return "nan"
+    if min_margin >= 1.0:
+        return "converged"
+    if stalled:
+        return "stalled"
+    if t >= max_time:
+        return "max_time"
+    if step >= max_steps:
+        return "max_steps"
+    return "running"
+
+
 @dataclasses.dataclass
 class FlowState:
     """Where the integrator is, as Python numbers."""
@@ -232,18 +247,7 @@ class GradientFlow:
         margins = self.outputs.numpy() * self.system.y.numpy()
         loss = float(self.loss.numpy())
         step, t, dt = int(self.step.numpy()), float(self.t.numpy()), float(self.dt.numpy())
-        if not math.isfinite(loss):
-            status = "nan"
-        elif margins.min() >= 1.0:
-            status = "converged"
-        elif dt < self.min_dt:
-            status = "stalled"
-        elif t >= self.max_time:
-            status = "max_time"
-        elif step >= self.max_steps:
-            status = "max_steps"
-        else:
-            status = "running"
+        status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time, stalled=dt < self.min_dt)
         return FlowState(step, t, dt, int(self.rejected.numpy()), float(self.t1.numpy()), loss,
                          float(margins.min()), status)
 

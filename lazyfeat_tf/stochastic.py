@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf.dynamics import FlowState
+from lazyfeat_tf.dynamics import FlowState, stop_status
 
 
 class MinibatchTrainer:
@@ -90,14 +90,5 @@ class MinibatchTrainer:
         margins = outputs * self.system.y.numpy()
         step = int(self.step.numpy())
         t = step * self.learning_rate
-        if not math.isfinite(loss):
-            status = "nan"
-        elif margins.min() >= 1.0:
-            status = "converged"
-        elif t >= self.max_time:
-            status = "max_time"
-        elif step >= self.max_steps:
-            status = "max_steps"
-        else:
-            status = "running"
+        status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time)
         return FlowState(step, t, self.learning_rate, 0, -1.0, loss, float(margins.min()), status)
