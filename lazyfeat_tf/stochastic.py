@@ -44,15 +44,16 @@ class MinibatchTrainer:
         self.optimizer.build(system.params)
         self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
         self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+        self.t1 = tf.Variable(-1.0, dtype=tf.float64, name="t1")  # -1 until alpha^2 L < 1/2
         self.batches_per_epoch = len(system.y) // self.batch_size
         self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile)
         self._full_outputs = tf.function(self._full_outputs_graph)
-        self.outputs.assign(self._full_outputs())
+        self._update_outputs()
 
     def variables(self):
         """The optimizer's and the loop's variables by name (for checkpoints)."""
         named = {f"optimizer_{i}": v for i, v in enumerate(self.optimizer.variables)}
-        named.update(step=self.step, outputs=self.outputs)
+        named.update(step=self.step, outputs=self.outputs, t1=self.t1)
         return named
 
     def _full_outputs_graph(self):
@@ -80,15 +81,23 @@ class MinibatchTrainer:
             self._train_step(tf.constant(self.batch_indices(step)))
             self.step.assign_add(1)
             if (step + 1) % self.batches_per_epoch == 0 or step + 1 == end:
-                self.outputs.assign(self._full_outputs())
+                self._update_outputs()
         return self.state()
 
+    def _update_outputs(self):
+        """Refresh F on the whole training set; t1 is seen at these refreshes (every epoch)."""
+        self.outputs.assign(self._full_outputs())
+        state = self.state()
+        if self.t1.numpy() < 0 and self.system.alpha**2 * state.loss < 0.5:
+            self.t1.assign(state.t)
+
     def state(self):
-        """The current `FlowState` (dt is the learning rate; rejected and t1 are not tracked)."""
+        """The current `FlowState` (dt is the learning rate; no step is ever rejected)."""
         outputs = self.outputs.numpy()
         loss = float(self.system.loss(outputs, self.system.y.numpy()))
         margins = outputs * self.system.y.numpy()
         step = int(self.step.numpy())
         t = step * self.learning_rate
         status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time)
-        return FlowState(step, t, self.learning_rate, 0, -1.0, loss, float(margins.min()), status)
+        return FlowState(step, t, self.learning_rate, 0, float(self.t1.numpy()), loss, float(margins.min()),
+                         status)
