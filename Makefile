@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install install-data install-browser demo test benchmarks screenshot
+.PHONY: install install-data install-browser demo test benchmarks screenshot sweep-demo sweep-fc
 
 install-data:
 	@[ -d $(FASHION_MNIST) ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
@@ -27,3 +27,11 @@ benchmarks: install
 
 screenshot: install install-browser
 	$(PYTHON) scripts/tb_screenshot.py --logdir $${LOGDIR:-runs} --out kernel_drift.png
+
+sweep-demo: install
+	$(PYTHON) -m launch.sweep --config=configs/sweep_demo.py --workdir=runs/sweep_demo
+	$(PYTHON) -m launch.report --workdir=runs/sweep_demo
+
+sweep-fc: install
+	$(PYTHON) -m launch.sweep --config=configs/sweep_fc.py --workdir=runs/sweep_fc
+	$(PYTHON) -m launch.report --workdir=runs/sweep_fc

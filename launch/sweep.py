@@ -17,7 +17,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import run_or_exit
+from launch.common import parse_flags, run_or_exit
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Sweep config file (get_config + get_sweep).",
                                           lock_config=True)
@@ -54,4 +54,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["config", "workdir"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

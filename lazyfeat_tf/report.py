@@ -541,10 +541,11 @@ def report_family(family, out, lazy_min=10.0, feature_max=0.1, n_boot=2000):
         drift = _values(rows, key)
         regimes = {"lazy": ash >= lazy_min, "feature": ash <= feature_max}
         drift_fits = {name: fit_power_law(ash[m], drift[m], n_boot=n_boot) for name, m in regimes.items()}
+        ranges = {"lazy": f">= {lazy_min:g}", "feature": f"<= {feature_max:g}"}
         for name, fit in drift_fits.items():
             if fit is None:
                 notes.append(f"kernel_drift: no {name}-regime fit (needs >= 3 runs at >= 2 values of "
-                             f"alpha*sqrt(h) {'>= ' + format(lazy_min, 'g') if name == 'lazy' else '<= ' + format(feature_max, 'g')}).")
+                             f"alpha*sqrt(h) {ranges[name]}).")
             else:
                 fits[f"kernel_drift_{name}"] = fit
         figures["kernel_drift"] = figure_kernel_drift(family, out, key, drift_fits, lazy_min, feature_max)
@@ -662,7 +663,7 @@ def _fits_markdown(fits, lazy_min, feature_max):
         rows.append(["delta F vs h", "median over alpha*sqrt(h)", f"{median:.3f}", "", "", "-1/2"])
     if not rows:
         return lines + ["No exponent could be fitted (see the notes)."]
-    return lines + _table(["quantity", "regime", "exponent", "CI", "points", "article"], rows)
+    return lines + _table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
 
 
 def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
@@ -691,11 +692,10 @@ def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
     statuses = {}
     for row in rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=str))
+    unfinished_note = f"; {len(unfinished)} run directories without results (unfinished)" if unfinished else ""
     md = [f"# Report of {workdir}", "",
-          f"{len(rows)} finished runs (status: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(),
-                                                                                       key=str)) + ")"
-          + (f"; {len(unfinished)} run directories without results (unfinished)" if unfinished else "")
-          + f". Table: `runs.csv`."]
+          f"{len(rows)} finished runs (status: {counts}){unfinished_note}. Table: `runs.csv`."]
     families = []
     for i, (key, family_rows) in enumerate(sorted(groups.items())):
         family = Family(family_rows)

@@ -65,7 +65,6 @@ import importlib.util
 import itertools
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -333,6 +332,12 @@ class LocalExecutor:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
+def _ray_token_available():
+    """Whether Ray would find an authentication token (its env variables or ~/.ray/auth_token)."""
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or os.path.exists(os.path.expanduser(os.path.join("~", ".ray", "auth_token"))))
+
+
 class RayExecutor:
     """Ray tasks on the cluster at `address`, or on an embedded local Ray when `address` is empty."""
 
@@ -340,6 +345,12 @@ class RayExecutor:
 
     def __init__(self, workers, threads, address=None):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address and "RAY_AUTH_MODE" not in os.environ and _ray_token_available():
+            # `ray start` enables token authentication when a token exists (~/.ray/auth_token, which
+            # any local `ray.init()` creates), but a driver with RAY_AUTH_MODE unset does not send it
+            # (Ray 2.60) and cannot connect. A token sent to a cluster without authentication is
+            # ignored, so send it whenever there is one.
+            os.environ["RAY_AUTH_MODE"] = "token"
         try:
             import ray
         except ImportError:
@@ -352,12 +363,13 @@ class RayExecutor:
             else:
                 ray.init(address="local", num_cpus=cores(), include_dashboard=False, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise SweepError(f"--ray_address={address!r}: cannot connect to Ray "
-                             f"({' '.join(str(error).split())[:200]})") from None
+            what = f"--ray_address={address!r}: cannot connect to Ray" if address else "cannot start a local Ray"
+            raise SweepError(f"{what} ({' '.join(str(error).split())[:200]})") from None
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.workers = workers or max(1, cpus // (threads or 1))
         self.threads = threads or max(1, cpus // self.workers)
         if self.threads > cpus:
+            ray.shutdown()
             raise SweepError(f"--threads={self.threads}: the Ray cluster has only {cpus} CPUs")
         self._remote = ray.remote(run_task).options(
             num_cpus=self.threads, max_retries=0, runtime_env={"env_vars": thread_env(self.threads)})
@@ -583,9 +595,11 @@ def _sweep(runs, workdir, executor_kind, workers, threads, ray_address, max_retr
                                           "error": "worker died: the process pool broke while this run was in it"})
                 executor.recover()
             changed = bool(done)
-    except KeyboardInterrupt:
-        status.event("interrupted", running=[run.name for run, _ in inflight.values()])
-        print(f"\n[sweep] interrupted; run the same command again to resume ({workdir})", flush=True)
+    except BaseException as error:  # Ctrl-C (or a bug): stop the workers, keep what is finished
+        status.event("interrupted", running=[run.name for run, _ in inflight.values()],
+                     error=" ".join(f"{type(error).__name__}: {error}".split()))
+        if isinstance(error, KeyboardInterrupt):
+            print(f"\n[sweep] interrupted; run the same command again to resume ({workdir})", flush=True)
         executor.close(cancel=True)
         raise
     status.progress(pending, inflight, force=True)

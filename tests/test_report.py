@@ -1,0 +1,211 @@
+"""Tests of `lazyfeat_tf.report` on sweep directories fabricated with known power laws.
+
+The fabricated sweep (no training, no TensorFlow): widths 16..128, alpha*sqrt(h) = 1e-3..1e3, 6 seeds.
+- kernel drift = (alpha sqrt h)^-1 in the lazy regime and (alpha sqrt h)^-1.5 in the feature regime
+  (times a little log-normal noise): the fitted slopes must come out -1 and -1.5;
+- t1 = 0.3 alpha sqrt(h) in the feature regime (t1 / (alpha sqrt h) flat), 0.3 in the lazy regime;
+- test outputs F = b(x) + 0.5 eps / sqrt(h) with eps ~ N(0, 1) per seed: h Var[F] = 0.25 and
+  delta F ~ h^(-1/2).
+"""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from lazyfeat_tf import report
+
+WIDTHS = (16, 32, 64, 128)
+ASH = tuple(10.0**k for k in range(-3, 4))
+SEEDS = tuple(range(6))
+N_TEST = 200
+FIGURES = ("test_error_collapse", "kernel_drift", "fluctuations", "ensemble", "t1", "frozen_kernels")
+
+
+def fake_config(width, ash, seed, **family):
+    config = {
+        "alpha": ash / math.sqrt(width), "alpha_sqrt_h": ash, "seed": seed, "dtype": "float32",
+        "model": {"kind": "fc", "depth": 3, "width": width, "activation": "softplus", "softplus_beta": 5.0,
+                  "use_bias": False, "beta": 0.0},
+        "data": {"name": "fashion_mnist", "source": "idx", "n_train": 1000, "n_test": N_TEST, "seed": 0,
+                 "pca": 0, "whiten": False, "dim": 16},
+        "loss": {"name": "soft_hinge", "soft_hinge_beta": 20.0},
+        "dynamics": {"kind": "gradient_flow", "tau": 0.0, "learning_rate": 0.1, "momentum": 0.9,
+                     "batch_size": 32},
+    }
+    for key, value in family.items():
+        *path, last = key.split("__")
+        node = config
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return config
+
+
+def write_run(path, config, results, outputs=None):
+    os.makedirs(path)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f)
+    with open(os.path.join(path, "results.json"), "w") as f:
+        json.dump(results, f)
+    if outputs is not None:
+        np.savez(os.path.join(path, "outputs.npz"), **outputs)
+
+
+def fabricate(root, widths=WIDTHS, ash_values=ASH, seeds=SEEDS, kernels=True, **family):
+    """A sweep directory with the known laws of the module docstring; returns its path."""
+    rng = np.random.default_rng(1234)
+    base = rng.normal(size=N_TEST)
+    labels = np.sign(base + 0.3 * rng.normal(size=N_TEST))
+    for width in widths:
+        for ash in ash_values:
+            for seed in seeds:
+                outputs = base + 0.5 * rng.normal(size=N_TEST) / math.sqrt(width)
+                drift = (ash**-1 if ash >= 1 else ash**-1.5) * math.exp(0.05 * rng.normal())
+                results = {
+                    "alpha": ash / math.sqrt(width), "alpha_sqrt_h": ash, "width": width, "seed": seed,
+                    "status": "converged", "converged": True, "train_error": 0.0,
+                    "test_error": float(np.mean(outputs * labels <= 0)), "train_loss": 1e-4, "test_loss": 0.3,
+                    "t": 100.0, "t1": (0.3 * ash if ash < 1 else 0.3) * math.exp(0.05 * rng.normal()),
+                    "steps": 1000, "wall_time": 1.0, "relative_weight_change": 0.1, "n_params": 100,
+                    "kernel_drift_train": drift if kernels else None,
+                    "kernel_drift_test": drift if kernels else None,
+                }
+                if kernels:
+                    results.update(init_kernel_test_error=0.2, final_kernel_test_error=0.15)
+                name = f"width={width},alpha_sqrt_h={ash:g},seed={seed}"
+                write_run(os.path.join(root, "runs", name), fake_config(width, ash, seed, **family), results,
+                          {"train_outputs": np.ones(4), "train_labels": np.ones(4),
+                           "test_outputs": outputs, "test_labels": labels})
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    root = fabricate(tmp_path_factory.mktemp("sweep"))
+    return root, report.make_report(root, n_boot=1000)
+
+
+def test_fit_power_law_on_an_exact_law():
+    x = np.geomspace(0.1, 100, 9)
+    fit = report.fit_power_law(x, 3.0 * x**-0.7)
+    assert fit["slope"] == pytest.approx(-0.7) and fit["prefactor"] == pytest.approx(3.0)
+    assert fit["ci"][0] == pytest.approx(-0.7) and fit["ci"][1] == pytest.approx(-0.7)
+    assert report.fit_power_law([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]) is None  # no spread in x
+    assert report.fit_power_law([1.0, 2.0], [1.0, 2.0]) is None  # too few points
+
+
+def test_known_exponents(full_report):
+    _, result = full_report
+    (family,) = result["families"]
+    fits = family["fits"]
+    lazy, feature = fits["kernel_drift_lazy"], fits["kernel_drift_feature"]
+    assert lazy["slope"] == pytest.approx(-1.0, abs=0.03) and lazy["ci"][0] < -1.0 < lazy["ci"][1]
+    assert feature["slope"] == pytest.approx(-1.5, abs=0.03) and feature["ci"][0] < -1.5 < feature["ci"][1]
+    assert lazy["n"] == len(WIDTHS) * 3 * len(SEEDS)  # alpha*sqrt(h) = 10, 100, 1000
+    assert fits["t1_feature"]["slope"] == pytest.approx(0.0, abs=0.03)
+    assert fits["t1_lazy"]["slope"] == pytest.approx(-1.0, abs=0.03)
+    delta = [fit for name, fit in fits.items() if name.startswith("delta_F_vs_h@")]
+    assert len(delta) == len(ASH)
+    for fit in delta:
+        assert fit["slope"] == pytest.approx(-0.5, abs=0.1)
+        assert fit["ci"][0] < fit["slope"] < fit["ci"][1] and fit["ci"][1] - fit["ci"][0] < 0.4
+        np.testing.assert_allclose(fit["h_var"], 0.25, rtol=0.35)
+    assert np.median([fit["slope"] for fit in delta]) == pytest.approx(-0.5, abs=0.05)
+    assert family["notes"] == []
+
+
+def test_figures_csv_and_summary(full_report):
+    root, result = full_report
+    out = os.path.join(root, "report")
+    assert result["out"] == out
+    for name in FIGURES:
+        for fmt, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+            path = os.path.join(out, f"{name}.{fmt}")
+            with open(path, "rb") as f:
+                assert f.read(4) == magic, path
+            assert os.path.getsize(path) > 5000, path
+    with open(os.path.join(out, "runs.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(WIDTHS) * len(ASH) * len(SEEDS)
+    assert list(rows[0])[:len(report.CSV_COLUMNS)] == list(report.CSV_COLUMNS)
+    assert {"model.kind", "data.n_train"} <= set(rows[0])
+    first = rows[0]
+    assert first["run"].startswith("runs/width=16,") and float(first["kernel_drift_test"]) > 0
+    with open(os.path.join(out, "summary.md")) as f:
+        summary = f.read()
+    fits = result["families"][0]["fits"]
+    for name in ("kernel_drift_lazy", "kernel_drift_feature", "t1_feature"):
+        fit = fits[name]
+        assert f"{fit['slope']:.3f} | [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]" in summary
+    assert summary.count("| delta F vs h |") == len(ASH) + 1  # one per alpha*sqrt(h) and the median
+    assert "### Ensemble average" in summary and "### Frozen-kernel predictors" in summary
+
+
+def test_ensemble_average(full_report):
+    # The ensemble's output is the mean of the seeds' test outputs at the same (alpha, h); with
+    # F = b + noise, averaging removes noise, so ensembles are never worse on average.
+    root, result = full_report
+    ensemble = result["families"][0]["ensemble"]
+    assert set(ensemble) == {(w, x) for w in WIDTHS for x in ASH}
+    for (width, ash), cell in ensemble.items():
+        runs = [os.path.join(root, "runs", f"width={width},alpha_sqrt_h={ash:g},seed={s}") for s in SEEDS]
+        outputs = [np.load(os.path.join(r, "outputs.npz")) for r in runs]
+        labels = outputs[0]["test_labels"]
+        mean = np.mean([o["test_outputs"] for o in outputs], axis=0)
+        assert cell["n"] == len(SEEDS)
+        assert cell["ensemble"] == pytest.approx(np.mean(mean * labels <= 0))
+        assert cell["single"] == pytest.approx(np.mean([np.mean(o["test_outputs"] * labels <= 0) for o in outputs]))
+    assert np.mean([c["ensemble"] for c in ensemble.values()]) < np.mean([c["single"] for c in ensemble.values()])
+
+
+def test_single_seed_skips_seed_figures_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "FIGURE_FORMATS", ("png",))  # PDFs are checked above; drawing is slow
+    root = fabricate(tmp_path, seeds=(0,), kernels=False)
+    result = report.make_report(root, n_boot=200)
+    (family,) = result["families"]
+    assert set(family["figures"]) == {"test_error_collapse", "t1"}
+    for name in ("fluctuations", "ensemble", "kernel_drift", "frozen_kernels"):
+        assert not os.path.exists(os.path.join(root, "report", f"{name}.png"))
+        assert any(note.startswith(name) for note in family["notes"]), name
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        summary = f.read()
+    assert "fluctuations: skipped, needs >= 2 seeds" in summary
+    assert "kernel_drift: skipped" in summary
+
+
+def test_families_get_their_own_figures(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "FIGURE_FORMATS", ("png",))
+    fabricate(tmp_path / "a", widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
+    fabricate(tmp_path / "b", widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1), model__depth=5)
+    os.makedirs(tmp_path / "b" / "runs" / "unfinished")  # a run without results.json
+    with open(tmp_path / "b" / "runs" / "unfinished" / "config.json", "w") as f:
+        json.dump(fake_config(16, 1.0, 0), f)
+    result = report.make_report(str(tmp_path), n_boot=200)
+    assert [f["label"].split(",")[0] for f in result["families"]] == ["fc L=3 softplus", "fc L=5 softplus"]
+    for i in (1, 2):
+        assert os.path.exists(tmp_path / "report" / f"family-{i}" / "test_error_collapse.png")
+    assert len(result["rows"]) == 16 and len(result["unfinished"]) == 1
+    with open(tmp_path / "report" / "summary.md") as f:
+        assert "1 run directories without results" in f.read()
+
+
+def test_launcher(tmp_path):
+    root = fabricate(tmp_path / "sweep", widths=(16, 32), ash_values=(0.01, 1.0, 100.0), seeds=(0, 1))
+    ok = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={root}", "--n_boot=200"],
+                        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "12 runs ->" in ok.stdout and os.path.exists(os.path.join(root, "report", "summary.md"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={empty}"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [f"error: --workdir={str(empty)!r} holds no finished run "
+                                               "(no results.json under it)"]
