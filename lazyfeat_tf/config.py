@@ -19,6 +19,7 @@ from lazyfeat_tf import data, kernel_tracking, layers, losses, models
 
 DTYPES = ("float32", "float64")
 DYNAMICS = ("gradient_flow", "sgd", "adam")
+DISTRIBUTE = ("auto", "tpu", "gpu", "cpu")
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,9 @@ def base_config():
     config.alpha_sqrt_h = config_dict.placeholder(float)
     config.seed = 0  # initialization seed
     config.dtype = "float32"  # or "float64" (the original code ran in float64)
+    # Where the run executes: "auto", "tpu", "gpu" or "cpu" (see lazyfeat_tf.accelerators). Not part
+    # of a run's identity: a run started on one accelerator resumes on another.
+    config.distribute = "auto"
 
     config.model = ml_collections.ConfigDict()
     config.model.kind = "fc"  # "fc" (setup A) or "cnn" (setup B)
@@ -112,6 +116,7 @@ def validate(config):
     if not isinstance(config.seed, int) or config.seed < 0:
         _fail("seed", config.seed, "must be an integer >= 0")
     _one_of(config, "dtype", DTYPES)
+    _one_of(config, "distribute", DISTRIBUTE)
     _one_of(config, "model.kind", models.ARCHITECTURES)
     _positive_int(config, "model.width")
     _positive_int(config, "model.depth")

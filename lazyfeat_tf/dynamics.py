@@ -14,9 +14,12 @@ when dt falls below `min_dt` (stalled), or at a step / time budget. The attempt 
 passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
 
 Both integrators work on a `System`: parameters plus `evaluate(params) -> (F [n], L, grads)`. The
-network is one system (`NetworkSystem`); the frozen-kernel linear model is another.
+network is one system (`NetworkSystem`); the frozen-kernel linear model is another; the network
+sharded across the replicas of a `tf.distribute` strategy is a third
+(`accelerators.ShardedNetworkSystem`, whose `strategy` attribute the integrators look at).
 """
 
+import contextlib
 import dataclasses
 import math
 
@@ -122,17 +125,22 @@ class GradientFlow:
         self.max_dout, self.max_dgrad, self.tau, self.min_dt = max_dout, max_dgrad, tau, min_dt
         self.max_steps, self.max_time = int(max_steps), float(max_time)
         dtype = system.dtype
-        zeros = [tf.zeros_like(p) for p in system.params]
-        self.v = [tf.Variable(z, name=f"v_{i}") for i, z in enumerate(zeros)]
-        self.g = [tf.Variable(z, name=f"g_{i}") for i, z in enumerate(zeros)]
-        self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
-        self.loss = tf.Variable(tf.zeros((), dtype), name="loss")
-        self.dt = tf.Variable(tf.constant(dt0, dtype), name="dt")
-        self.t = tf.Variable(tf.zeros((), dtype), name="t")
-        self.t1 = tf.Variable(tf.constant(-1.0, dtype), name="t1")
-        self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
-        self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
-        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile)
+        # A sharded system (lazyfeat_tf.accelerators) has a strategy: the state lives under its scope,
+        # and the loop, which calls strategy.run across devices, is not XLA-compiled (the system
+        # compiles its per-replica computation instead).
+        strategy = getattr(system, "strategy", None)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            zeros = [tf.zeros_like(p) for p in system.params]
+            self.v = [tf.Variable(z, name=f"v_{i}") for i, z in enumerate(zeros)]
+            self.g = [tf.Variable(z, name=f"g_{i}") for i, z in enumerate(zeros)]
+            self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+            self.loss = tf.Variable(tf.zeros((), dtype), name="loss")
+            self.dt = tf.Variable(tf.constant(dt0, dtype), name="dt")
+            self.t = tf.Variable(tf.zeros((), dtype), name="t")
+            self.t1 = tf.Variable(tf.constant(-1.0, dtype), name="t1")
+            self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
+            self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
+        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile and strategy is None)
         self._evaluate_here()
 
     def variables(self):

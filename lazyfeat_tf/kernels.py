@@ -45,7 +45,12 @@ structured ~1.2 s with a peak of ~1.7 GiB for the whole process.
 
 Both methods work eagerly and inside `tf.function` (sample chunking needs a static number of
 samples; with an unknown one the samples form a single chunk), in float32 and float64 (the
-model's dtype; inputs are cast to it).
+model's dtype; inputs are cast to it), and compile with XLA (`tf.function(jit_compile=True)`).
+
+Under a `tf.distribute` strategy with several replicas (or a TPU), a call in cross-replica context
+(inside `strategy.scope()`, outside `strategy.run`) shards the rows of x1 across the replicas: each
+computes the kernel of its block of rows against all of x2 (see `lazyfeat_tf.accelerators`). The
+model must then have been built inside the scope.
 
 References:
     Jacot, Gabriel & Hongler (2018), "Neural Tangent Kernel: Convergence and Generalization in
@@ -58,6 +63,7 @@ References:
 
 import enum
 import math
+import weakref
 
 import tensorflow as tf
 
@@ -224,7 +230,10 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
     if x2 is not None:
         x2 = tf.convert_to_tensor(x2)
         x2 = tf.cast(x2, dtype) if x2.dtype != dtype else x2
-    if method == Method.STRUCTURED.value:
+    strategy = _sharding_strategy(x1)
+    if strategy is not None:
+        kernels = _sharded_ntk(strategy, model, x1, x2, method, batch_size)
+    elif method == Method.STRUCTURED.value:
         kernels = _structured_ntk(_network_parts(model), x1, x2, batch_size)
     else:
         kernels = _jacobian_ntk(model, x1, x2, batch_size)
@@ -234,6 +243,63 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
     for kernel in kernels.values():
         total = _add(total, kernel)
     return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Under a tf.distribute strategy: rows of x1 sharded across the replicas.
+
+
+def _sharding_strategy(x1):
+    """The current strategy when called in its cross-replica context (inside `strategy.scope()`,
+    outside `strategy.run`) with several replicas or a TPU and a static n1; else None."""
+    if not tf.distribute.in_cross_replica_context() or _static_n(x1) is None:
+        return None
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1 or "TPU" in type(strategy).__name__:
+        return strategy
+    return None
+
+
+_SHARDED_FUNCTIONS = weakref.WeakKeyDictionary()
+"""model -> {(strategy id, method, batch_size): tf.function} for eager sharded calls."""
+
+
+def _sharded_ntk(strategy, model, x1, x2, method, batch_size):
+    """{layer: [n1, n2]}: each replica computes the kernel of an equal block of rows of x1 (the last
+    padded with copies of the first row) against all of x2 (x1 when x2 is None); the blocks are
+    concatenated in replica order."""
+    replicas, n1 = strategy.num_replicas_in_sync, _static_n(x1)
+    rows = max(1, math.ceil(n1 / replicas))
+    padded = x1 if rows * replicas == n1 else tf.concat([x1, tf.repeat(x1[:1], rows * replicas - n1, 0)], 0)
+    x2 = x1 if x2 is None else x2
+    if not tf.executing_eagerly():
+        return _sharded_run(strategy, model, method, batch_size, padded, x2, n1)
+    functions = _SHARDED_FUNCTIONS.setdefault(model, {})
+    key = (id(strategy), method, batch_size)
+    if key not in functions:  # one tf.function per model and settings (no weak reference cycle)
+        model_ref = weakref.ref(model)
+        functions[key] = tf.function(
+            lambda padded, x2, n1: _sharded_run(strategy, model_ref(), method, batch_size, padded, x2, n1),
+            autograph=False,
+        )
+    return functions[key](padded, x2, n1)
+
+
+def _sharded_run(strategy, model, method, batch_size, padded, x2, n1):
+    replicas = strategy.num_replicas_in_sync
+    rows = int(padded.shape[0]) // replicas
+
+    def replica_kernels(padded, x2):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        block = tf.gather(tf.reshape(padded, [replicas, rows] + padded.shape[1:].as_list()), replica)
+        return empirical_ntk(model, block, x2, method=method, per_layer=True, batch_size=batch_size)
+
+    per_replica = strategy.run(replica_kernels, args=(padded, x2))
+    kernels = {}
+    for name, value in per_replica.items():
+        parts = strategy.experimental_local_results(value)
+        kernels[name] = (tf.concat(parts, 0) if len(parts) > 1 else parts[0])[:n1]
+    return kernels
 
 
 # ----------------------------------------------------------------------------------------------

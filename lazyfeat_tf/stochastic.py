@@ -5,9 +5,11 @@ treats both alike. One step is one minibatch of `batch_size` points drawn withou
 epoch e visits the training set in the order `permutation(n)` of a generator seeded by (seed, e),
 dropping the last incomplete batch, so a resumed run sees the same batches. The loss of a batch is
 the article's L on that batch (1/(alpha^2 B) sum l); physical time advances by the learning rate
-per step (t = step * learning_rate).
+per step (t = step * learning_rate). Under a `tf.distribute` strategy (an
+`accelerators.ShardedNetworkSystem`) each minibatch is split across the replicas.
 """
 
+import contextlib
 import math
 
 import keras
@@ -35,18 +37,27 @@ class MinibatchTrainer:
         self.learning_rate = float(learning_rate)
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.max_steps, self.max_time = int(max_steps), float(max_time)
-        if kind == "sgd":
-            self.optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
-        elif kind == "adam":
-            self.optimizer = keras.optimizers.Adam(learning_rate)
-        else:
-            raise ValueError(f"dynamics.kind={kind!r} is not 'sgd' or 'adam'")
-        self.optimizer.build(system.params)
-        self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
-        self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+        # A sharded system (lazyfeat_tf.accelerators) has a strategy: the optimizer and the state
+        # live under its scope, and each minibatch is split across the replicas.
+        self.strategy = getattr(system, "strategy", None)
+        with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
+            if kind == "sgd":
+                self.optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
+            elif kind == "adam":
+                self.optimizer = keras.optimizers.Adam(learning_rate)
+            else:
+                raise ValueError(f"dynamics.kind={kind!r} is not 'sgd' or 'adam'")
+            self.optimizer.build(system.params)
+            self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
+            self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
+        # Outside the scope: only Python reads and writes it, and TPUs have no float64.
         self.t1 = tf.Variable(-1.0, dtype=tf.float64, name="t1")  # -1 until alpha^2 L < 1/2
         self.batches_per_epoch = len(system.y) // self.batch_size
-        self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile)
+        if self.strategy is None:
+            self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile)
+        else:  # XLA compiles the per-replica gradient; the step spans devices
+            self._train_step = tf.function(self._sharded_step_graph)
+            self._replica_gradients = tf.function(self._replica_gradients_graph, jit_compile=jit_compile)
         self._full_outputs = tf.function(self._full_outputs_graph)
         self._update_outputs()
 
@@ -58,6 +69,8 @@ class MinibatchTrainer:
 
     def _full_outputs_graph(self):
         s = self.system
+        if self.strategy is not None:
+            return s.train_outputs([tf.convert_to_tensor(p) for p in s.params])
         return s.outputs([tf.convert_to_tensor(p) for p in s.params], s.x, s.f0)
 
     def _train_step_graph(self, indices):
@@ -66,6 +79,33 @@ class MinibatchTrainer:
         with tf.GradientTape() as tape:
             loss = s.loss(s.outputs([tf.convert_to_tensor(p) for p in s.params], x, f0), y)
         self.optimizer.apply_gradients(zip(tape.gradient(loss, s.params), s.params))
+
+    def _sharded_step_graph(self, indices):
+        """One step with the minibatch split across the replicas: each replica's gradient is that of
+        its part of the sum 1/(alpha^2 B) sum l; the Keras optimizer all-reduces (sums) them."""
+        from lazyfeat_tf import accelerators
+
+        replicas = self.strategy.num_replicas_in_sync
+        rows = accelerators.shard_size(self.batch_size, replicas)
+        weights = tf.concat([tf.ones([self.batch_size], self.system.dtype),
+                             tf.zeros([rows * replicas - self.batch_size], self.system.dtype)], 0)
+        padded = accelerators.pad_to(indices, rows * replicas)
+
+        def replica_step(padded, weights):
+            s = self.system
+            mine = [accelerators.replica_rows(a, replicas, rows) for a in (padded, weights)]
+            grads = self._replica_gradients([tf.convert_to_tensor(p) for p in s.params], *mine)
+            self.optimizer.apply_gradients(zip(grads, s.params))
+
+        self.strategy.run(replica_step, args=(padded, weights))
+
+    def _replica_gradients_graph(self, params, indices, weights):
+        s = self.system
+        x, y, f0 = (tf.gather(a, indices) for a in (s.x, s.y, s.f0))
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            loss = s.partial_loss(s.outputs(params, x, f0), y, weights, self.batch_size)
+        return tape.gradient(loss, params)
 
     def batch_indices(self, step):
         """Indices `[batch_size]` of the minibatch used at `step`."""

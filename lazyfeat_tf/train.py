@@ -13,15 +13,20 @@ import numpy as np
 import tensorflow as tf
 
 from lazyfeat_tf import config as config_lib
-from lazyfeat_tf import data, dynamics, kernel_tracking, losses, models, rundir, stochastic
+from lazyfeat_tf import accelerators, data, dynamics, kernel_tracking, losses, models, rundir, stochastic
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
 EVAL_CHUNK = 4096
 
 
 def resolved_config(config):
-    """The config as a dict with alpha, alpha_sqrt_h and the width h all filled in."""
+    """The config as a dict with alpha, alpha_sqrt_h and the width h all filled in.
+
+    `distribute` (where the run executes) is left out: it is not part of the run's identity, so a
+    run started on one accelerator resumes on another; results.json says where it ran.
+    """
     resolved = config.to_dict()
+    resolved.pop("distribute", None)
     resolved["alpha"] = models.resolve_alpha(config)
     resolved["alpha_sqrt_h"] = config_lib.alpha_sqrt_h(config)
     return resolved
@@ -151,11 +156,14 @@ def _save_model(model, path):
     os.replace(tmp, path)
 
 
-def train_and_evaluate(config, workdir):
+def train_and_evaluate(config, workdir, strategy=None):
     """Train the network of `config`, writing the run directory `workdir`; returns results.
 
+    Runs under `strategy` if given, else under `accelerators.strategy_for(config)` (from
+    `config.distribute`); the model, the trainer and the kernel measurements are built in its scope.
+
     Raises `config.ConfigError`, `data.DataError` or `rundir.WorkdirError` (one-line messages)
-    before any file is written when the config, the data or the workdir is unusable.
+    before any file is written when the config, the accelerator, the data or the workdir is unusable.
     """
     config_lib.validate(config)
     resolved = resolved_config(config)
@@ -164,13 +172,24 @@ def train_and_evaluate(config, workdir):
     if run.finished:
         print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
         return run.read_results()
+    if strategy is None:
+        strategy = accelerators.strategy_for(config)
+    else:
+        accelerators.check_dtype(strategy, config.dtype)
+    with accelerators.scope(strategy):
+        return _train(config, run, resolved, strategy)
+
+
+def _train(config, run, resolved, strategy):
+    """The body of `train_and_evaluate` once the inputs are checked (inside the strategy's scope)."""
     task = data.load_task(config.data, config.dtype)
     start = time.time()  # wall time counts everything after data loading
     run.start(resolved)
 
     model = models.build_model(config, task.input_shape)
-    system = dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name,
-                                    config.loss.soft_hinge_beta)
+    system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,
+                                      config.loss.soft_hinge_beta, strategy=strategy,
+                                      jit_compile=config.dynamics.jit_compile)
     trainer = make_trainer(config, system)
     evaluator = Evaluator(system, task.x_test, task.y_test)
     observer = (kernel_tracking.KernelObserver(config, model, task, system.alpha)
@@ -265,6 +284,8 @@ def train_and_evaluate(config, workdir):
         "width": config.model.width,
         "seed": config.seed,
         "n_params": int(sum(np.prod(p.shape) for p in system.params)),
+        "accelerator": accelerators.kind_of(strategy),
+        "replicas": strategy.num_replicas_in_sync,
         "kernel_drift_train": last_record.get("kernel_drift_train"),
         "kernel_drift_test": last_record.get("kernel_drift_test"),
         **kernel_results,
