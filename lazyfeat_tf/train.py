@@ -131,12 +131,13 @@ class _Progress:
             return
         self.last = now
         rate = state.step / wall_time if wall_time > 0 else 0.0
-        eta = (self.max_steps - state.step) / rate if rate > 0 else math.inf
         unsat = f" unsatisfied={unsatisfied}/{self.n_train}" if unsatisfied is not None else ""
+        speed = f", {rate:.0f} steps/s" if wall_time >= self.every else ""
+        if wall_time >= self.every and rate > 0:  # the run stops earlier if it converges
+            speed += f", <= {(self.max_steps - state.step) / rate:.0f}s to the step budget"
         print(
             f"step {state.step:>7d}  t={state.t:.3e}  loss={state.loss:.3e}  dt={state.dt:.2e}  "
-            f"rejected={state.rejected}{unsat}  [{wall_time:.0f}s, {rate:.0f} steps/s, "
-            f"<= {eta:.0f}s to the step budget]",
+            f"rejected={state.rejected}{unsat}  [{wall_time:.0f}s{speed}]",
             flush=True,
         )
 
