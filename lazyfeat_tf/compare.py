@@ -15,6 +15,8 @@ COLUMNS = (
     ("t1", "t1", "{:.3e}"),
     ("steps", "steps", "{}"),
     ("wall_time", "wall s", "{:.1f}"),
+    ("kernel_drift_test", "kernel drift", "{:.3e}"),
+    ("init_kernel_test_error", "Theta_0 test err", "{:.4f}"),
 )
 
 
