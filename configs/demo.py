@@ -6,15 +6,11 @@ About 10 s per run on a 2-core CPU. `python -m launch.demo --workdir=runs/demo` 
 alpha_sqrt_h = 0.01 (feature) and 100 (lazy) and prints the comparison (about 30 s).
 """
 
-from lazyfeat_tf.config import base_config
+from lazyfeat_tf.config import setup_a_config
 
 
 def get_config():
-    config = base_config()
-    config.model.width = 64
-    config.model.depth = 3
-    config.data.name = "fashion_mnist"
-    config.data.n_train = 1000
+    config = setup_a_config()
     config.data.n_test = 1000
     config.dynamics.max_steps = 50_000
     config.dynamics.num_records = 60

@@ -8,16 +8,10 @@ Real Fashion-MNIST parity (Debian IDX files), n_train = 1000, h = 64 by default:
 takes about 10-30 s on a 2-core CPU (the lazy end, alpha_sqrt_h = 100, about as long).
 """
 
-from lazyfeat_tf.config import base_config
+from lazyfeat_tf.config import setup_a_config
 
 
 def get_config():
-    config = base_config()
-    config.model.kind = "fc"
-    config.model.depth = 3
-    config.model.width = 64
-    config.model.activation = "softplus"
-    config.data.name = "fashion_mnist"
-    config.data.n_train = 1000
+    config = setup_a_config()
     config.data.n_test = 2000
     return config

@@ -12,18 +12,12 @@ The grid is declared by `get_sweep()` (see lazyfeat_tf/sweep.py); `get_config()`
 """
 
 from lazyfeat_tf import sweep
-from lazyfeat_tf.config import base_config
+from lazyfeat_tf.config import setup_a_config
 
 
 def get_config():
-    config = base_config()
+    config = setup_a_config()
     config.alpha_sqrt_h = 1.0  # swept below
-    config.model.kind = "fc"
-    config.model.depth = 3
-    config.model.width = 64  # swept below
-    config.model.activation = "softplus"
-    config.data.name = "fashion_mnist"
-    config.data.n_train = 1000
     config.data.n_test = 1000
     config.dynamics.max_steps = 50_000
     config.dynamics.num_records = 60

@@ -16,7 +16,7 @@ The report takes under a minute.
 """
 
 from lazyfeat_tf import sweep
-from lazyfeat_tf.config import base_config
+from lazyfeat_tf.config import setup_a_config
 
 WIDTHS = (16, 32, 64, 128)
 ALPHA_SQRT_H = tuple(float(f"{10 ** (k / 2):.4g}") for k in range(-6, 7))  # 0.001, 0.003162, ..., 1000
@@ -24,14 +24,8 @@ SEEDS = (0, 1, 2, 3)
 
 
 def get_config():
-    config = base_config()
+    config = setup_a_config()
     config.alpha_sqrt_h = 1.0  # swept below
-    config.model.kind = "fc"
-    config.model.depth = 3
-    config.model.width = 64  # swept below
-    config.model.activation = "softplus"
-    config.data.name = "fashion_mnist"
-    config.data.n_train = 1000
     config.data.n_test = 5000
     config.dynamics.kind = "gradient_flow"
     config.dynamics.max_steps = 100_000

@@ -74,6 +74,18 @@ def base_config():
     return config
 
 
+def setup_a_config():
+    """Setup A of the article: FC, L = 3, h = 64, Softplus, gradient flow, Fashion-MNIST parity, n_train = 1000."""
+    config = base_config()
+    config.model.kind = "fc"
+    config.model.depth = 3
+    config.model.width = 64
+    config.model.activation = "softplus"
+    config.data.name = "fashion_mnist"
+    config.data.n_train = 1000
+    return config
+
+
 def _fail(key, value, why):
     raise ConfigError(f"config.{key}={value!r}: {why}")
 
