@@ -140,7 +140,17 @@ class GradientFlow:
             self.t1 = tf.Variable(tf.constant(-1.0, dtype), name="t1")
             self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
             self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
+        self.dt0 = dt0
         self._advance = tf.function(self._advance_graph, jit_compile=jit_compile and strategy is None)
+        self._evaluate_here()
+
+    def restart(self):
+        """Back to t = 0 with the system's current parameters (reuses the compiled step loop)."""
+        for v in self.v:
+            v.assign(tf.zeros_like(v))
+        self.dt.assign(tf.constant(self.dt0, self.dt.dtype))
+        for v, value in ((self.t, 0.0), (self.t1, -1.0), (self.step, 0), (self.rejected, 0)):
+            v.assign(tf.constant(value, v.dtype))
         self._evaluate_here()
 
     def variables(self):

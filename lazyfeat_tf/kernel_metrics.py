@@ -23,7 +23,6 @@ Reference:
 """
 
 import numpy as np
-import tensorflow as tf
 import threadpoolctl
 
 from lazyfeat_tf import kernels as kernels_lib
@@ -159,9 +158,6 @@ class KernelTracker:
                 raise ValueError("y_test_probe is required with x_test_probe")
             self.probes["test"] = (x_test_probe, _labels(y_test_probe, x_test_probe, "y_test_probe"))
         self.heatmap_size = min(heatmap_size, len(x_train_probe))
-        self._per_layer_ntk = tf.function(  # traced once per probe set, then reused at every measure
-            lambda x: kernels_lib.empirical_ntk(model, x, method=self.method, per_layer=True, batch_size=batch_size)
-        )
         self._initial = {split: self._kernels(split) for split in self.probes}
         self._current = self._initial
 
@@ -172,7 +168,9 @@ class KernelTracker:
 
     def _kernels(self, split):
         """{layer name: [n, n] numpy kernel} on the probes of `split`, plus TOTAL."""
-        per_layer = self._per_layer_ntk(self.probes[split][0])
+        per_layer = kernels_lib.empirical_ntk(
+            self.model, self.probes[split][0], method=self.method, per_layer=True, batch_size=self.batch_size
+        )
         result = {name: np.asarray(kernel) for name, kernel in per_layer.items()}
         result[TOTAL] = sum(result.values())
         return result

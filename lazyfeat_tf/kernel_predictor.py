@@ -32,7 +32,7 @@ class KernelSystem:
     """
 
     def __init__(self, theta_train, y, alpha, loss="soft_hinge", soft_hinge_beta=20.0):
-        self.theta = tf.convert_to_tensor(theta_train)
+        self.theta = tf.Variable(theta_train, trainable=False, name="theta_train")  # see `restart_on`
         self.dtype = self.theta.dtype
         self.y = tf.cast(y, self.dtype)
         self.alpha = float(alpha)
@@ -66,6 +66,14 @@ class FrozenKernelPredictor:
         self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
         self.y_test = tf.cast(y_test, self.system.dtype)
         self.flow = dynamics.GradientFlow(self.system, **flow_options)
+
+    def restart_on(self, theta_train, theta_test_train):
+        """Start again from c = 0 at t = 0 on another kernel of the same shapes (e.g. the final one),
+        reusing the compiled integrator."""
+        self.system.theta.assign(tf.cast(theta_train, self.system.dtype))
+        self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
+        self.system.params[0].assign(tf.zeros_like(self.system.params[0]))
+        self.flow.restart()
 
     def advance_to(self, t, max_attempts=10**6):
         """Integrate up to physical time t (exactly, unless it converges or stops first)."""

@@ -62,13 +62,16 @@ class KernelObserver:
         )
         self.initial = self._predictor() if self.config.predictors else None
 
+    def _kernels(self):
+        """(Theta(train, train) `[n, n]`, Theta(test, train) `[n_test, n]`) of the current network."""
+        x_train, x_test = self.task.x_train, self.task.x_test
+        return (kernels.empirical_ntk(self.model, x_train, method=self.config.method),
+                kernels.empirical_ntk(self.model, x_test, x_train, method=self.config.method))
+
     def _predictor(self):
         """A frozen-kernel predictor on the current network's kernel (full training set)."""
-        x_train, x_test = self.task.x_train, self.task.x_test
-        theta_train = kernels.empirical_ntk(self.model, x_train, method=self.config.method)
-        theta_test_train = kernels.empirical_ntk(self.model, x_test, x_train, method=self.config.method)
         return kernel_predictor.FrozenKernelPredictor(
-            theta_train, theta_test_train, self.task.y_train, self.task.y_test, **self.predictor_options
+            *self._kernels(), self.task.y_train, self.task.y_test, **self.predictor_options
         )
 
     def variables(self):
@@ -105,10 +108,10 @@ class KernelObserver:
         results = {}
         if self.initial is not None:
             self.initial.run_to_convergence()
-            final = self._predictor()
-            final.run_to_convergence()
-            results.update(init_kernel_test_error=self.initial.test_error(),
-                           final_kernel_test_error=final.test_error())
+            results["init_kernel_test_error"] = self.initial.test_error()
+            self.initial.restart_on(*self._kernels())  # now the final kernel's predictor
+            self.initial.run_to_convergence()
+            results["final_kernel_test_error"] = self.initial.test_error()
         arrays = {}
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
