@@ -7,10 +7,9 @@ drift on 128 + 128 probes and the frozen-kernel predictors on:
     python -m launch.sweep --config=configs/sweep_fc.py --workdir=runs/sweep_fc
     python -m launch.report --workdir=runs/sweep_fc
 
-Expected runtime on a 2-core CPU (2 workers x 1 thread), from timing runs at the ends of the grid:
-one run takes 25-95 s (h = 16: 25 s in the feature regime, up to ~90 s in the lazy regime where
-convergence needs ~20k steps; h = 64: ~45 s; h = 128: 80-95 s), about 60 s on average, so the
-sweep takes about 1.75 hours (plan on 1-2.5 h: the timings vary by 2x with the machine's load).
+Measured runtime on a 2-core CPU: about 36 minutes of wall time for the 208 runs (1 worker, then 2
+workers; the runs' own wall times add up to 40 minutes, 4-110 s each); docs/REPRODUCTION.md has
+the results.
 It can be stopped and restarted at any time (finished runs are kept, the interrupted ones resume).
 The report takes under a minute.
 """

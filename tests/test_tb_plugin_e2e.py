@@ -212,3 +212,30 @@ def test_empty_logdir_explains_itself(tmp_path):
             text = page.inner_text(".kd-empty")
             assert "No runs in this logdir yet" in text
             assert "write_drift_record" in text
+
+
+def test_tab_shows_real_training_runs(tmp_path):
+    """Three short real training runs (lazyfeat_tf.train, kernel tracking on) seen in the tab."""
+    from conftest import tiny_config
+    from lazyfeat_tf import train
+
+    runs = {}
+    for alpha_sqrt_h in (0.01, 1.0, 100.0):
+        config = tiny_config(alpha_sqrt_h=alpha_sqrt_h, dynamics__max_steps=300, dynamics__num_records=10,
+                             kernels__n_probe_train=16, kernels__n_probe_test=16, kernels__heatmap_size=4)
+        config.kernels.track = True
+        workdir = tmp_path / f"ash{alpha_sqrt_h:g}"
+        train.train_and_evaluate(config, str(workdir))
+        runs[f"ash{alpha_sqrt_h:g}/tb"] = alpha_sqrt_h
+    with helpers.TensorBoardProcess(str(tmp_path), timeout=60) as tb:
+        tb.wait_for_runs(len(runs), min_last_step=1)
+        listed = {run["run"]: run for run in tb.get_json("/data/plugin/kernel_drift/runs")["runs"]}
+        for run, alpha_sqrt_h in runs.items():
+            assert listed[run]["metadata"]["alpha_sqrt_h"] == pytest.approx(alpha_sqrt_h)
+            assert listed[run]["metadata"]["width"] == 8
+        with helpers.launch_browser(viewport=(1600, 1000)) as page:
+            page.set_default_timeout(TIMEOUT_MS)
+            frame = helpers.open_kernel_drift_tab(page, tb.url, timeout_ms=TIMEOUT_MS)
+            assert _drawn_runs(frame) == sorted(runs)
+            assert frame.locator("#kd-collapse .kd-point").count() == len(runs)
+            assert frame.locator("#kd-heatmap image.kd-heat-image").count() == 1
