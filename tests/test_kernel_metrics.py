@@ -3,11 +3,11 @@
 import io
 import json
 
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from test_kernels import make_config
 from lazyfeat_tf import kernel_metrics, kernels, models
 
 
@@ -68,18 +68,7 @@ def test_effective_rank():
 
 
 def make_model(dtype="float64"):
-    config = ml_collections.ConfigDict(
-        dict(
-            alpha=None,
-            alpha_sqrt_h=1.0,
-            seed=0,
-            dtype=dtype,
-            model=dict(
-                kind="fc", depth=3, width=8, activation="softplus", softplus_beta=5.0, use_bias=True, beta=0.5
-            ),
-        )
-    )
-    return models.build_model(config, (5,))
+    return models.build_model(make_config(dtype=dtype), (5,))
 
 
 def probes(n, seed):
