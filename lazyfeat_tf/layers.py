@@ -36,8 +36,40 @@ def _check_positive(name, value, kind=float):
         raise ValueError(f"{name} must be a positive {kind.__name__}, received {name}={value!r}")
 
 
+class _NTKLinearMap(keras.layers.Layer):
+    """Shared part of `NTKDense` and `NTKConv2D`: N(0, 1) kernel and bias, `out / sqrt(fan_in) + beta b`."""
+
+    def __init__(self, use_bias=False, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0, received beta={beta!r}")
+        self.use_bias = bool(use_bias)
+        self.beta = float(beta)
+
+    def _add_parameters(self, kernel_shape):
+        """Create the kernel `kernel_shape` and, if used, the bias `[kernel_shape[-1]]`."""
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=_standard_normal())
+        self.bias = (
+            self.add_weight(name="bias", shape=(kernel_shape[-1],), initializer=_standard_normal())
+            if self.use_bias
+            else None
+        )
+
+    @property
+    def fan_in(self):
+        """Inputs per output unit: the product of every kernel dimension but the last."""
+        return int(np.prod(self.kernel.shape[:-1]))
+
+    def _scale_and_shift(self, outputs):
+        outputs = outputs / math.sqrt(self.fan_in)
+        return outputs if self.bias is None else outputs + self.beta * self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "use_bias": self.use_bias, "beta": self.beta}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class NTKDense(keras.layers.Layer):
+class NTKDense(_NTKLinearMap):
     """Dense pre-activation in NTK parameterization: `W z / sqrt(fan_in) + beta * b`.
 
     Weights W `[fan_in, units]` and bias b `[units]` are drawn N(0, 1); the 1/sqrt(fan_in) factor
@@ -64,45 +96,26 @@ class NTKDense(keras.layers.Layer):
     """
 
     def __init__(self, units, use_bias=False, beta=1.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(use_bias=use_bias, beta=beta, **kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"units must be a positive int, received units={units!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, received beta={beta!r}")
         self.units = units
-        self.use_bias = bool(use_bias)
-        self.beta = float(beta)
 
     def build(self, input_shape):
-        fan_in = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            name="kernel", shape=(fan_in, self.units), initializer=_standard_normal()
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer=_standard_normal())
-            if self.use_bias
-            else None
-        )
-
-    @property
-    def fan_in(self):
-        return int(self.kernel.shape[0])
+        self._add_parameters((int(input_shape[-1]), self.units))
 
     def call(self, inputs):
-        outputs = ops.matmul(inputs, self.kernel) / math.sqrt(self.fan_in)
-        if self.bias is not None:
-            outputs = outputs + self.beta * self.bias
-        return outputs
+        return self._scale_and_shift(ops.matmul(inputs, self.kernel))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias, "beta": self.beta}
+        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class NTKConv2D(keras.layers.Layer):
+class NTKConv2D(_NTKLinearMap):
     """2-D convolution pre-activation in NTK parameterization (channels last).
 
     `out = conv(pad(x), W) / sqrt(k * k * c_in) + beta * b`, with W `[k, k, c_in, filters]` and
@@ -125,37 +138,20 @@ class NTKConv2D(keras.layers.Layer):
     """
 
     def __init__(self, filters, kernel_size=5, strides=1, padding=1, use_bias=False, beta=1.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(use_bias=use_bias, beta=beta, **kwargs)
         for name, value in (("filters", filters), ("kernel_size", kernel_size), ("strides", strides)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, received {name}={value!r}")
         if padding != "same" and not (isinstance(padding, int) and padding >= 0):
             raise ValueError(f"padding must be an int >= 0 or 'same', received padding={padding!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, received beta={beta!r}")
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
         self.padding = padding
-        self.use_bias = bool(use_bias)
-        self.beta = float(beta)
 
     def build(self, input_shape):
-        c_in = int(input_shape[-1])
         k = self.kernel_size
-        self.kernel = self.add_weight(
-            name="kernel", shape=(k, k, c_in, self.filters), initializer=_standard_normal()
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.filters,), initializer=_standard_normal())
-            if self.use_bias
-            else None
-        )
-
-    @property
-    def fan_in(self):
-        k, _, c_in, _ = self.kernel.shape
-        return int(k * k * c_in)
+        self._add_parameters((k, k, int(input_shape[-1]), self.filters))
 
     def pad(self, inputs):
         """Explicit zero padding applied before the "valid" convolution (identity for "same")."""
@@ -169,12 +165,9 @@ class NTKConv2D(keras.layers.Layer):
         return "same" if self.padding == "same" else "valid"
 
     def call(self, inputs):
-        outputs = ops.conv(
-            self.pad(inputs), self.kernel, strides=self.strides, padding=self.conv_padding
-        ) / math.sqrt(self.fan_in)
-        if self.bias is not None:
-            outputs = outputs + self.beta * self.bias
-        return outputs
+        return self._scale_and_shift(
+            ops.conv(self.pad(inputs), self.kernel, strides=self.strides, padding=self.conv_padding)
+        )
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
@@ -195,8 +188,6 @@ class NTKConv2D(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "padding": self.padding,
-            "use_bias": self.use_bias,
-            "beta": self.beta,
         }
 
 

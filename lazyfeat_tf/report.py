@@ -352,6 +352,19 @@ def figure_collapse(family, out):
     return _save(fig, out, "test_error_collapse")
 
 
+def _plot_regime_fits(ax, xs, fits, lazy_min, feature_max):
+    """Draw the fitted power laws of the feature (x <= feature_max, dashed) and lazy (x >= lazy_min,
+    solid) regimes over their ranges of `xs`, and shade those ranges."""
+    for name, lo, hi, style in (("feature", None, feature_max, "--"), ("lazy", lazy_min, None, "-")):
+        fit = fits.get(name)
+        if fit is None:
+            continue
+        grid = np.geomspace(lo if lo is not None else min(xs), hi if hi is not None else max(xs), 20)
+        ax.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color="k", lw=1.2,
+                label=_fit_label(name, fit))
+    _regime_shading(ax, lazy_min, feature_max)
+
+
 def figure_kernel_drift(family, out, key, fits, lazy_min, feature_max):
     fig, axes = _figure(1, width=6.0, height=4.2)
     ax = axes[0, 0]
@@ -362,17 +375,7 @@ def figure_kernel_drift(family, out, key, fits, lazy_min, feature_max):
             ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for name, fit, lo, hi, style in (("feature", fits.get("feature"), None, feature_max, "--"),
-                                     ("lazy", fits.get("lazy"), lazy_min, None, "-")):
-        if fit is None:
-            continue
-        xs = family.ash
-        lo = lo if lo is not None else min(xs)
-        hi = hi if hi is not None else max(xs)
-        grid = np.geomspace(lo, hi, 20)
-        ax.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color="k", lw=1.2,
-                label=_fit_label(name, fit))
-    _regime_shading(ax, lazy_min, feature_max)
+    _plot_regime_fits(ax, family.ash, fits, lazy_min, feature_max)
     which = "test" if key.endswith("test") else "train"
     ax.set_xlabel(r"$\alpha\sqrt{h}$")
     ax.set_ylabel(rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which} probes)")
@@ -458,14 +461,7 @@ def figure_t1(family, out, fits, lazy_min, feature_max):
             ax.plot(x, _values(cells, "t1") / x, "o", color=colors[w], ms=4, alpha=0.8, label=f"h = {w}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for name, lo, hi, style in (("feature", None, feature_max, "--"), ("lazy", lazy_min, None, "-")):
-        fit = fits.get(name)
-        if fit is None:
-            continue
-        grid = np.geomspace(lo or min(family.ash), hi or max(family.ash), 20)
-        ax.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color="k", lw=1.2,
-                label=_fit_label(name, fit))
-    _regime_shading(ax, lazy_min, feature_max)
+    _plot_regime_fits(ax, family.ash, fits, lazy_min, feature_max)
     ax.set_xlabel(r"$\alpha\sqrt{h}$")
     ax.set_ylabel(r"$t_1 / (\alpha\sqrt{h})$")
     ax.set_title("t1: end of the linear dynamics (flat in the feature regime)")
