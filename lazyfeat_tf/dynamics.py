@@ -141,7 +141,9 @@ class GradientFlow:
             self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
             self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
         self.dt0 = dt0
-        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile and strategy is None)
+        # autograph=False: the loop is an explicit tf.while_loop; converting it costs ~0.4 s per trace.
+        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile and strategy is None,
+                                    autograph=False)
         self._evaluate_here()
 
     def restart(self):

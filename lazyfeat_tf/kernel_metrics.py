@@ -13,9 +13,10 @@ returning Python floats / lists):
   rank-one kernel, between 1 and rank(Theta) for a positive semi-definite Theta.
 
 `KernelTracker` computes the empirical NTK (`kernels.empirical_ntk`, per layer) on a train probe
-set (train x train kernel) and a test probe set (test x test kernel) at initialization, keeps
-Theta_0 and the latest Theta_t only (never a history) and returns JSON-ready records from
-`measure(t)`.
+set (train x train kernel) and a test probe set (test x test kernel), both in one `tf.function`
+traced at construction (~0.1 s; then ~2 ms per measure for 2 x 128 probes of the demo network
+instead of ~14 ms eagerly). It computes them at initialization, keeps Theta_0 and the latest
+Theta_t only (never a history) and returns JSON-ready records from `measure(t)`.
 
 Reference:
     Geiger, Spigler, Jacot & Wyart (2020), "Disentangling feature and lazy training in deep neural
@@ -23,6 +24,7 @@ Reference:
 """
 
 import numpy as np
+import tensorflow as tf
 import threadpoolctl
 
 from lazyfeat_tf import kernels as kernels_lib
@@ -158,7 +160,11 @@ class KernelTracker:
                 raise ValueError("y_test_probe is required with x_test_probe")
             self.probes["test"] = (x_test_probe, _labels(y_test_probe, x_test_probe, "y_test_probe"))
         self.heatmap_size = min(heatmap_size, len(x_train_probe))
-        self._initial = {split: self._kernels(split) for split in self.probes}
+        inputs = {split: tf.constant(x) for split, (x, _) in self.probes.items()}
+        self._probe_kernels = tf.function(  # traced once (~0.1 s), then ~7x faster than eager
+            lambda: {split: self._layer_kernels(x) for split, x in inputs.items()}, autograph=False
+        )
+        self._initial = self._kernels()
         self._current = self._initial
 
     @property
@@ -166,14 +172,19 @@ class KernelTracker:
         """("train",) or ("train", "test")."""
         return tuple(self.probes)
 
-    def _kernels(self, split):
-        """{layer name: [n, n] numpy kernel} on the probes of `split`, plus TOTAL."""
+    def _layer_kernels(self, x):
+        """{layer name: [n, n] kernel} on probe inputs x, plus TOTAL (tensors)."""
         per_layer = kernels_lib.empirical_ntk(
-            self.model, self.probes[split][0], method=self.method, per_layer=True, batch_size=self.batch_size
+            self.model, x, method=self.method, per_layer=True, batch_size=self.batch_size
         )
-        result = {name: np.asarray(kernel) for name, kernel in per_layer.items()}
-        result[TOTAL] = sum(result.values())
-        return result
+        return {**per_layer, TOTAL: tf.add_n(list(per_layer.values()))}
+
+    def _kernels(self):
+        """{split: {layer name or TOTAL: [n, n] numpy kernel}} at the current parameters."""
+        return {
+            split: {name: kernel.numpy() for name, kernel in by_name.items()}
+            for split, by_name in self._probe_kernels().items()
+        }
 
     def measure(self, t):
         """Computes Theta_t on the probes and returns the record (see the class docstring).
@@ -185,7 +196,7 @@ class KernelTracker:
             return self._measure(t)
 
     def _measure(self, t):
-        self._current = {split: self._kernels(split) for split in self.probes}
+        self._current = self._kernels()
         record = {"t": float(t), "drift": {}, "alignment": {}, "eigenvalues": {}, "effective_rank": {}}
         for split, (_, y) in self.probes.items():
             current, initial = self._current[split], self._initial[split]

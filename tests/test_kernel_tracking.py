@@ -89,8 +89,10 @@ def soft_hinge_prime(margins, beta=20.0):
     return -1.0 / (1.0 + np.exp(-beta * (1.0 - margins)))
 
 
-def test_frozen_kernel_model_follows_its_ode():
-    """dc/dt = -(1/n) l'(F y) y with F = Theta c, against a fine explicit Euler integration."""
+@pytest.mark.parametrize("jit_compile", [True, False], ids=["xla", "graph"])
+def test_frozen_kernel_model_follows_its_ode(jit_compile):
+    """dc/dt = -(1/n) l'(F y) y with F = Theta c, against a fine explicit Euler integration, with
+    the XLA-compiled step loop (the default) and without."""
     rng = np.random.default_rng(1)
     n, n_test = 12, 5
     a = rng.standard_normal((n + n_test, 4))
@@ -99,7 +101,8 @@ def test_frozen_kernel_model_follows_its_ode():
     y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
     y_test = np.ones(n_test)
     predictor = kernel_predictor.FrozenKernelPredictor(theta, theta_test, y, y_test, alpha=0.3,
-                                                       max_dout=1e-3, max_dgrad=1e-6)
+                                                       max_dout=1e-3, max_dgrad=1e-6, jit_compile=jit_compile)
+    assert predictor.flow._advance._jit_compile is jit_compile
     state = predictor.advance_to(0.7)
     assert state.t == 0.7
     c, dt = np.zeros(n), 1e-5
