@@ -47,7 +47,8 @@ Executors:
   per core), each limited to `cores // workers` threads through `TF_NUM_INTRAOP_THREADS`,
   `TF_NUM_INTEROP_THREADS` and `OMP_NUM_THREADS`, set before TensorFlow is imported there. Workers
   are reused between runs. If a worker process dies, the pool is rebuilt and the runs it held count
-  one failed attempt each.
+  one failed attempt each. A worker ends itself within `PARENT_POLL_SECS` once the sweep process is
+  gone (Ctrl-C, SIGTERM, kill -9), so no orphan goes on writing a run.
 - `ray`: tasks on an existing Ray cluster (`ray_address`) or on an embedded local Ray started for the
   sweep; each task reserves `threads` CPUs and gets the same thread variables through its runtime
   environment. The sweep directory must be on a file system every node sees.
@@ -66,7 +67,9 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -76,6 +79,7 @@ DEFAULT_TRAIN_FN = "lazyfeat_tf.train:train_and_evaluate"
 EXECUTORS = ("local", "ray")
 SCALE_KEYS = ("alpha", "alpha_sqrt_h")
 BRIEF_KEYS = ("status", "test_error", "train_error", "steps", "wall_time")
+PARENT_POLL_SECS = 1.0
 
 
 class SweepError(ValueError):
@@ -246,8 +250,22 @@ def thread_env(threads):
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
 
 
-def _init_local_worker(env, log_path):
-    """Initializer of a local worker, before anything imports TensorFlow: threads and output."""
+def _exit_with_parent(parent_pid):
+    """Watch, in a daemon thread, that the sweep process `parent_pid` lives; SIGTERM this worker
+    (whatever it is training: runs resume from their checkpoint) as soon as it does not."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_local_worker(env, log_path, parent_pid):
+    """Initializer of a local worker, before anything imports TensorFlow: threads, output, and an
+    exit when the sweep process is gone."""
+    _exit_with_parent(parent_pid)
     os.environ.update(env)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
@@ -311,7 +329,7 @@ class LocalExecutor:
         n = cores()
         self.workers = workers or n
         self.threads = threads or max(1, n // self.workers)
-        self._args = (thread_env(self.threads), log_path)
+        self._args = (thread_env(self.threads), log_path, os.getpid())
         self._pool = None
         self.recover()
 

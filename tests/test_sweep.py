@@ -4,12 +4,14 @@
 - a local-executor sweep (2 workers) completes and the report gathers it;
 - a sweep killed (SIGKILL of its process group) after its first runs and started again trains only
   what was missing, resuming the interrupted run;
+- SIGTERM to the sweep process alone ends its busy worker as well (no orphan);
 - failing runs are retried, recorded in failures.json with their error, and the others complete
   (a run that always raises, one that fails once, one whose worker process dies, an invalid point);
 - a real Ray cluster started on 127.0.0.1 by the test runs the sweep with results identical to the
   local executor's.
 """
 
+import contextlib
 import fcntl
 import json
 import math
@@ -291,6 +293,54 @@ def flaky_train(config, workdir):
     from lazyfeat_tf import train
 
     return train.train_and_evaluate(config, workdir)
+
+
+def _children(pid):
+    """Pids of the live (not zombie) processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_end_when_the_sweep_process_is_terminated(tmp_path, sweep_file):
+    """SIGTERM to the sweep process alone (not its group): its worker, busy training, ends too."""
+    workdir = str(tmp_path / "sweep")
+    slow = ["--config.dynamics.max_steps=100000", "--config.kernels.track=False", "--workers=1"]
+    process = subprocess.Popen(sweep_command(sweep_file, workdir, *slow), cwd=REPO_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = os.path.join(workdir, "runs")
+    try:
+        deadline = time.time() + TIMEOUT
+        while not any(os.path.exists(os.path.join(runs, n, "checkpoint.npz")) for n in names()):
+            assert process.poll() is None and time.time() < deadline, "no run started"
+            time.sleep(0.05)
+        workers = _children(process.pid)
+        assert workers, "the sweep has no worker process"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        deadline = time.time() + 15
+        while any(_alive(pid) for pid in workers) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "workers outlived the sweep process"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the group may be empty by now
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_failures_are_retried_recorded_and_do_not_stop_the_sweep(tmp_path):
