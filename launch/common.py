@@ -1,11 +1,21 @@
 """What every entry point shares: quiet TensorFlow start-up and one-line errors for bad input."""
 
+import contextlib
 import os
+import re
 import sys
+import tempfile
 
 from absl import app
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TENSORFLOW_STARTUP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
+    r"|To enable the following instructions:)"
+)
+"""Log lines TensorFlow's C++ libraries write to stderr when imported, whatever TF_CPP_MIN_LOG_LEVEL
+says (TF 2.21: oneDNN, CUDA and CPU-feature notices)."""
 
 USER_ERRORS = (ValueError, FileNotFoundError)
 
@@ -21,11 +31,42 @@ def run_or_exit(fn, *args):
         sys.exit(2)
 
 
+@contextlib.contextmanager
+def _without_tensorflow_startup_lines():
+    """Holds back what is written to file descriptor 2 inside the block and then writes it out
+    without the `TENSORFLOW_STARTUP_LINE`s (everything else, e.g. a usage error, is kept)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read().decode(errors="replace")
+            kept = [line for line in text.splitlines(keepends=True) if not TENSORFLOW_STARTUP_LINE.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow without its start-up log lines on stderr. Entry points that train call it
+    before defining their config flag (loading a config file imports TensorFlow)."""
+    with _without_tensorflow_startup_lines():
+        import tensorflow  # noqa: F401
+
+
 def parse_flags(argv):
     """absl flag parsing where an unknown `--config.<key>` is one line on stderr and exit 2."""
     try:
         return app.parse_flags_with_usage(argv)
     except (AttributeError, KeyError) as error:
         overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
-        print(f"error: unknown config key in {overrides}: {' '.join(str(error).split())}", file=sys.stderr)
+        while error.args and isinstance(error.args[0], BaseException):  # ml_collections nests a KeyError
+            error = error.args[0]
+        detail = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)  # no repr
+        print(f"error: unknown config key in {overrides}: {' '.join(detail.split())}", file=sys.stderr)
         sys.exit(2)

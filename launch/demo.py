@@ -7,7 +7,9 @@ and where the run directories are. Re-running skips finished runs and resumes in
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import parse_flags, run_or_exit
+from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
+
+import_tensorflow_quietly()  # before the config flag loads a config file, which imports TensorFlow
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "ml_collections config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Directory for the run directories.")

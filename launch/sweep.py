@@ -17,7 +17,9 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import parse_flags, run_or_exit
+from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
+
+import_tensorflow_quietly()  # before the config flag loads a config file, which imports TensorFlow
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Sweep config file (get_config + get_sweep).",
                                           lock_config=True)
