@@ -298,9 +298,10 @@ class ShardedNetworkSystem(dynamics.NetworkSystem):
         padded = self.rows * self.replicas
         weights = tf.concat([tf.ones([self.n], self.dtype), tf.zeros([padded - self.n], self.dtype)], 0)
         self.padded = (pad_to(self.x, padded), pad_to(self.y, padded), pad_to(self.f0, padded), weights)
-        self._replica_evaluate = tf.function(self._replica_evaluate_graph, jit_compile=jit_compile)
-        self._evaluate_eagerly = tf.function(self._evaluate_graph)
-        self._replica_outputs = tf.function(self.outputs, jit_compile=jit_compile)
+        self._replica_evaluate = tf.function(self._replica_evaluate_graph, jit_compile=jit_compile,
+                                             autograph=False)
+        self._evaluate_eagerly = tf.function(self._evaluate_graph, autograph=False)
+        self._replica_outputs = tf.function(self.outputs, jit_compile=jit_compile, autograph=False)
 
     def partial_loss(self, outputs, labels, weights, total):
         """sum_mu weights_mu l(F_mu y_mu) / (alpha^2 total): a replica's share of L."""

@@ -54,11 +54,12 @@ class MinibatchTrainer:
         self.t1 = tf.Variable(-1.0, dtype=tf.float64, name="t1")  # -1 until alpha^2 L < 1/2
         self.batches_per_epoch = len(system.y) // self.batch_size
         if self.strategy is None:
-            self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile)
+            self._train_step = tf.function(self._train_step_graph, jit_compile=jit_compile, autograph=False)
         else:  # XLA compiles the per-replica gradient; the step spans devices
-            self._train_step = tf.function(self._sharded_step_graph)
-            self._replica_gradients = tf.function(self._replica_gradients_graph, jit_compile=jit_compile)
-        self._full_outputs = tf.function(self._full_outputs_graph)
+            self._train_step = tf.function(self._sharded_step_graph, autograph=False)
+            self._replica_gradients = tf.function(self._replica_gradients_graph, jit_compile=jit_compile,
+                                                   autograph=False)
+        self._full_outputs = tf.function(self._full_outputs_graph, autograph=False)
         self._update_outputs()
 
     def variables(self):

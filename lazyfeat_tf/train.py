@@ -53,7 +53,8 @@ class Evaluator:
         self.y_test = tf.constant(y_test, system.dtype)
         self.f0_test = self._chunked(system.initial_raw_output, self.x_test)
         self._outputs = tf.function(
-            lambda x, f0: system.outputs([tf.convert_to_tensor(p) for p in system.params], x, f0)
+            lambda x, f0: system.outputs([tf.convert_to_tensor(p) for p in system.params], x, f0),
+            autograph=False,
         )
 
     @staticmethod
