@@ -14,6 +14,7 @@ through Theta(test, train). These are the "init. ker." / "final ker." baselines 
 """
 
 import math
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -71,10 +72,24 @@ class FrozenKernelPredictor:
         self.y_test = tf.cast(y_test, self.system.dtype)
         flow_options.setdefault("jit_compile", not tf.distribute.has_strategy())
         self.flow = dynamics.GradientFlow(self.system, **flow_options)
+        self._compiling = None
+
+    def compile_in_background(self):
+        """Compile the integrator in a thread, leaving the state as it is. XLA compiles outside the
+        GIL, so this overlaps with other work (e.g. the network tracing its own step); every method
+        below waits for it first. Do not assign the state's variables meanwhile."""
+        if self._compiling is None:
+            self._compiling = threading.Thread(target=self.flow.advance, args=(0,), name="compile", daemon=True)
+            self._compiling.start()
+
+    def _wait_for_compilation(self):
+        if self._compiling is not None:
+            self._compiling.join()
 
     def restart_on(self, theta_train, theta_test_train):
         """Start again from c = 0 at t = 0 on another kernel of the same shapes (e.g. the final one),
         reusing the compiled integrator."""
+        self._wait_for_compilation()
         self.system.theta.assign(tf.cast(theta_train, self.system.dtype))
         self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
         self.system.params[0].assign(tf.zeros_like(self.system.params[0]))
@@ -82,6 +97,7 @@ class FrozenKernelPredictor:
 
     def advance_to(self, t, max_attempts=10**6):
         """Integrate up to physical time t (exactly, unless it converges or stops first)."""
+        self._wait_for_compilation()
         t = float(np.asarray(t, self.system.dtype.as_numpy_dtype))  # the time as the flow stores it
         state = self.flow.state()
         while state.status == "running" and state.t < t:
@@ -93,9 +109,11 @@ class FrozenKernelPredictor:
         return self.advance_to(math.inf, max_attempts)
 
     def train_outputs(self):
+        self._wait_for_compilation()
         return self.flow.outputs.numpy()
 
     def test_outputs(self):
+        self._wait_for_compilation()
         return tf.linalg.matvec(self.theta_test_train, self.system.params[0]).numpy()
 
     def test_error(self):

@@ -101,6 +101,8 @@ class KernelObserver:
             self.initial.advance_to(t)
             difference = train_outputs - self.initial.train_outputs()
             flat["linear_distance"] = float(np.sqrt(np.mean(difference**2)))
+            if t == 0:  # the first record of a fresh run: compile while the network traces its step
+                self.initial.compile_in_background()
         return flat, drift
 
     def finish(self):

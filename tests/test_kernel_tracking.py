@@ -115,6 +115,23 @@ def test_frozen_kernel_model_follows_its_ode(jit_compile):
     assert np.min(predictor.train_outputs() * y) >= 1.0
 
 
+def test_background_compilation_changes_nothing():
+    """compile_in_background leaves the state at t = 0 and the trajectory as it would have been."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((10, 3))
+    theta = a @ a.T + 0.1 * np.eye(10)
+    y = np.where(rng.standard_normal(10) > 0, 1.0, -1.0)
+    plain, early = (kernel_predictor.FrozenKernelPredictor(theta, theta[:4], y, y[:4], alpha=2.0)
+                    for _ in range(2))
+    early.compile_in_background()
+    np.testing.assert_array_equal(early.train_outputs(), np.zeros(10))  # waits for the compilation
+    assert early.flow.state().t == 0.0 and early.flow.state().step == 0
+    for t in (0.3, 5.0):
+        assert early.advance_to(t) == plain.advance_to(t)
+        np.testing.assert_array_equal(early.train_outputs(), plain.train_outputs())
+        np.testing.assert_array_equal(early.test_outputs(), plain.test_outputs())
+
+
 def test_advance_to_a_float32_time_terminates():
     """0.02 is not a float32: the target must be compared as the flow stores time."""
     theta = np.eye(4, dtype=np.float32)
