@@ -76,6 +76,14 @@ def sweep_command(config_file, workdir, *flags):
             "--progress_every=5", *flags]
 
 
+def start_sweep_process(config_file, workdir, max_steps):
+    """`launch.sweep` with one worker, in its own process group: (Popen, the runs directory)."""
+    flags = [f"--config.dynamics.max_steps={max_steps}", "--config.kernels.track=False", "--workers=1"]
+    process = subprocess.Popen(sweep_command(config_file, workdir, *flags), cwd=REPO_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, os.path.join(workdir, "runs")
+
+
 def run_launcher(command):
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -230,10 +238,7 @@ def test_finished_sweep_is_not_redone(local_sweep, sweep_file):
 def test_kill_and_restart_trains_only_what_is_missing(tmp_path, sweep_file):
     workdir = str(tmp_path / "sweep")
     # ~1-2 s per run, one at a time, so that the kill finds a run finished and the next one started.
-    slow = ["--config.dynamics.max_steps=5000", "--config.kernels.track=False", "--workers=1"]
-    process = subprocess.Popen(sweep_command(sweep_file, workdir, *slow), cwd=REPO_ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runs = os.path.join(workdir, "runs")
+    process, runs = start_sweep_process(sweep_file, workdir, max_steps=5000)
     deadline = time.time() + TIMEOUT
     try:
         while time.time() < deadline:  # kill once a run is finished and the next one has a checkpoint
@@ -296,35 +301,30 @@ def flaky_train(config, workdir):
     return train.train_and_evaluate(config, workdir)
 
 
-def _children(pid):
-    """Pids of the live (not zombie) processes whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[1] == str(pid) and fields[0] != "Z":
-            found.append(int(entry))
-    return found
+def _state_and_parent(pid):
+    """(state letter, parent pid) of process `pid` from /proc, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state, parent = f.read().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
+        return None
+    return state, int(parent)
 
 
 def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    found = _state_and_parent(pid)
+    return found is not None and found[0] != "Z"  # a zombie has ended
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is `pid`."""
+    found = {int(e): _state_and_parent(e) for e in os.listdir("/proc") if e.isdigit()}
+    return [child for child, info in found.items() if info is not None and info[0] != "Z" and info[1] == pid]
 
 
 def test_workers_end_when_the_sweep_process_is_terminated(tmp_path, sweep_file):
     """SIGTERM to the sweep process alone (not its group): its worker, busy training, ends too."""
-    workdir = str(tmp_path / "sweep")
-    slow = ["--config.dynamics.max_steps=100000", "--config.kernels.track=False", "--workers=1"]
-    process = subprocess.Popen(sweep_command(sweep_file, workdir, *slow), cwd=REPO_ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runs = os.path.join(workdir, "runs")
+    process, runs = start_sweep_process(sweep_file, str(tmp_path / "sweep"), max_steps=100_000)
     try:
         deadline = time.time() + TIMEOUT
         while not any(os.path.exists(os.path.join(runs, n, "checkpoint.npz")) for n in names()):
