@@ -17,6 +17,9 @@ from lazyfeat_tf import accelerators, data, dynamics, kernel_tracking, losses, m
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
 EVAL_CHUNK = 4096
+FLOAT32_ALPHA_NOTE = 100.0
+"""From this alpha on, a float32 run prints a note: F = alpha (f - f0) carries round-off of about
+alpha * 1e-7, which the step control of the gradient flow sees (README, Precision)."""
 
 
 def resolved_config(config):
@@ -187,6 +190,10 @@ def _train(config, run, resolved, strategy):
     task = data.load_task(config.data, config.dtype)
     start = time.time()  # wall time counts everything after data loading
     run.start(resolved)
+    if config.dtype == "float32" and resolved["alpha"] >= FLOAT32_ALPHA_NOTE:
+        print(f"note: alpha = {resolved['alpha']:.3g} in float32: the outputs carry round-off of about alpha * 1e-7, "
+              "which can multiply the gradient-flow steps (README, Precision); --config.dtype=float64 avoids it",
+              flush=True)
 
     model = models.build_model(config, task.input_shape)
     system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,

@@ -349,6 +349,15 @@ def test_float64_run_end_to_end(workdir):
         assert npz["trainer/t"].dtype == np.float64
 
 
+@pytest.mark.parametrize("dtype, alpha, noted", [("float32", 150.0, True), ("float32", 50.0, False),
+                                                 ("float64", 150.0, False)])
+def test_large_alpha_in_float32_prints_a_precision_note(dtype, alpha, noted, workdir, capsys):
+    train.train_and_evaluate(run_config(dtype=dtype, alpha_sqrt_h=None, alpha=alpha, dynamics__max_steps=3,
+                                        dynamics__num_records=2), workdir)
+    out = capsys.readouterr().out
+    assert ("note: alpha = " in out and "float64" in out) is noted, out
+
+
 def test_cnn_sgd_smoke_run_on_mocked_tfds(workdir):
     tfds = pytest.importorskip("tensorflow_datasets")
     config = run_config(model__kind="cnn", model__width=4, model__activation="relu",
