@@ -21,7 +21,8 @@ USER_ERRORS = (ValueError, FileNotFoundError)
 
 
 def run_or_exit(fn, *args):
-    """Call `fn(*args)`; a user error (bad config, data or workdir) becomes one line on stderr and exit 2."""
+    """Call `fn(*args)`; a user error (bad config, data or workdir) becomes one line on stderr and
+    exit 2, Ctrl-C one line and exit 130 (runs resume from their last checkpoint)."""
     try:
         return fn(*args)
     except USER_ERRORS as error:
@@ -29,6 +30,9 @@ def run_or_exit(fn, *args):
             raise
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 @contextlib.contextmanager

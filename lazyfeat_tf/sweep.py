@@ -616,8 +616,6 @@ def _sweep(runs, workdir, executor_kind, workers, threads, ray_address, max_retr
     except BaseException as error:  # Ctrl-C (or a bug): stop the workers, keep what is finished
         status.event("interrupted", running=[run.name for run, _ in inflight.values()],
                      error=" ".join(f"{type(error).__name__}: {error}".split()))
-        if isinstance(error, KeyboardInterrupt):
-            print(f"\n[sweep] interrupted; run the same command again to resume ({workdir})", flush=True)
         executor.close(cancel=True)
         raise
     status.progress(pending, inflight, force=True)

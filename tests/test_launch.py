@@ -198,6 +198,23 @@ def test_misspelt_config_key_is_one_line(tmp_path):
     assert not os.path.exists(workdir)
 
 
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path):
+    workdir = str(tmp_path / "run")
+    command = train_command(workdir)
+    process = start(command)
+    deadline = time.time() + TIMEOUT
+    while records(workdir) < 5 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    code, _, err = finish(process)
+    assert code == 130 and err[-1:] == ["interrupted: run the same command again to resume"], err
+    assert [line for line in err if line.strip()] == err[-1:], err  # no traceback
+    assert not os.path.exists(os.path.join(workdir, "results.json")), "the run ended before Ctrl-C"
+    code, out, err = finish(start(command))
+    assert code == 0 and err == [], err
+    assert "resuming" in out and "finished (converged)" in out
+
+
 def test_only_tensorflow_startup_lines_are_dropped_from_stderr():
     script = (
         "import os\n"
