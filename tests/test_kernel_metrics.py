@@ -3,6 +3,7 @@
 import io
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -162,6 +163,25 @@ def test_tracker_without_test_probes_float32():
     assert set(tracker.initial_kernels()) == {f"train/{n}" for n in LAYERS + ["total"]}
     assert tracker.initial_kernels()["train/total"].dtype == np.float32
     json.dumps(record, allow_nan=False)
+
+
+def test_tracker_on_any_keras_model_uses_the_jacobian_method():
+    """A model not made by build_model: per-layer kernels by the model's own layers, drift exact."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,), dtype="float64"),
+                              keras.layers.Dense(7, activation="tanh", name="hidden", dtype="float64"),
+                              keras.layers.Dense(1, name="out", dtype="float64")])
+    (x, y), (x_test, y_test) = probes(9, 6), probes(4, 7)
+    tracker = kernel_metrics.KernelTracker(model, x, y, x_test, y_test)
+    assert tracker.method == "jacobian"
+    assert set(tracker.initial_kernels()) == {f"{s}/{n}" for s in ("train", "test") for n in ("hidden", "out", "total")}
+    theta_0 = kernels.empirical_ntk(model, x, method="jacobian").numpy()
+    for v in model.trainable_variables:
+        v.assign(v + 0.1)
+    record = tracker.measure(1.0)
+    theta_t = kernels.empirical_ntk(model, x, method="jacobian").numpy()
+    assert record["drift"]["train"]["total"] > 0.01
+    assert record["drift"]["train"]["total"] == pytest.approx(kernel_metrics.relative_drift(theta_t, theta_0), rel=1e-12)
 
 
 def test_tracker_argument_errors():
