@@ -4,6 +4,7 @@ Everything is kept tiny (width 8, 64 + 64 points of dimension 8) so that a full 
 about a second on a CPU.
 """
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -36,16 +37,38 @@ def tiny_config(**overrides):
     if "kernels" in config and "track" in config.kernels:
         config.kernels.track = False
     for key, value in overrides.items():
-        *path, last = key.split("__")
-        node = config
-        for part in path:
-            node = node[part]
-        if last in ("alpha", "alpha_sqrt_h") and not path:
+        if key in ("alpha", "alpha_sqrt_h"):
             # Setting one of the two scales clears the other (exactly one must be set).
             config.alpha = None
             config.alpha_sqrt_h = None
-        node[last] = value
+        set_field(config, key, value)
     return config
+
+
+def set_field(config, key, value, separator="__"):
+    """config[a][b][c] = value for key "a__b__c" (or "a.b.c" with separator "."); a ConfigDict or a
+    nested dict."""
+    *path, last = key.split(separator)
+    node = config
+    for part in path:
+        node = node[part]
+    node[last] = value
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def without_wall_time(record):
+    """A results or metrics record without its wall time (the one field two equal runs differ in)."""
+    return {k: v for k, v in record.items() if k != "wall_time"}
+
+
+def read_jsonl(path):
+    """The records of a JSON-lines file (metrics.jsonl, sweep.jsonl), in order."""
+    with open(path) as f:
+        return [json.loads(line) for line in f]
 
 
 @pytest.fixture

@@ -101,16 +101,20 @@ def check_methods_agree(model, x1, x2, rtol=FLOAT64_RTOL, label=""):
     return structured
 
 
+def check_methods_agree_on_both_forms(model, x1, x2, label):
+    """Structured = jacobian for the symmetric kernel on x1 and for x1 x x2."""
+    check_methods_agree(model, x1, None, label=label + " x2=None")
+    check_methods_agree(model, x1, x2, label=label + " x2!=x1")
+
+
 @pytest.mark.parametrize(
     "activation,use_bias,depth",
     [("softplus", True, 3), ("softplus", False, 1), ("relu", True, 1), ("relu", False, 3)],
 )
 def test_structured_matches_jacobian_fc(activation, use_bias, depth):
     model = models.build_model(make_config("fc", depth, 8, activation, use_bias), FC_SHAPE)
-    x1, x2 = inputs(7, FC_SHAPE, 1), inputs(5, FC_SHAPE, 2)
-    label = f"fc {activation} bias={use_bias} depth={depth}"
-    check_methods_agree(model, x1, None, label=label + " x2=None")
-    check_methods_agree(model, x1, x2, label=label + " x2!=x1")
+    check_methods_agree_on_both_forms(model, inputs(7, FC_SHAPE, 1), inputs(5, FC_SHAPE, 2),
+                                      f"fc {activation} bias={use_bias} depth={depth}")
 
 
 @pytest.mark.parametrize("activation,use_bias", [("relu", True), ("softplus", False)])
@@ -118,10 +122,8 @@ def test_structured_matches_jacobian_cnn(activation, use_bias):
     model = models.build_model(
         make_config("cnn", width=3, activation=activation, use_bias=use_bias), CNN_SHAPE
     )
-    x1, x2 = inputs(4, CNN_SHAPE, 1), inputs(3, CNN_SHAPE, 2)
-    label = f"cnn {activation} bias={use_bias}"
-    check_methods_agree(model, x1, None, label=label + " x2=None")
-    check_methods_agree(model, x1, x2, label=label + " x2!=x1")
+    check_methods_agree_on_both_forms(model, inputs(4, CNN_SHAPE, 1), inputs(3, CNN_SHAPE, 2),
+                                      f"cnn {activation} bias={use_bias}")
 
 
 @pytest.mark.parametrize("kind,shape", [("fc", FC_SHAPE), ("cnn", CNN_SHAPE)])

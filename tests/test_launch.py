@@ -5,7 +5,6 @@ Subprocesses are slow to start (TensorFlow import), so the checks are combined a
 independent, run concurrently."""
 
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, snapshot
+from conftest import REPO_ROOT, read_json, read_jsonl, set_field, snapshot, without_wall_time
 from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import compare, train
 
@@ -52,11 +51,7 @@ def demo_config(values):
     spec.loader.exec_module(module)
     config = module.get_config()
     for key, value in values.items():
-        *path, last = key.split(".")
-        node = config
-        for part in path:
-            node = node[part]
-        node[last] = value
+        set_field(config, key, value, separator=".")
     return config
 
 
@@ -73,21 +68,12 @@ def finish(process):
     return process.returncode, out, err.splitlines()  # TensorFlow's start-up lines are not there
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def records(workdir):
     path = os.path.join(workdir, "metrics.jsonl")
     if not os.path.exists(path):
         return 0
     with open(path) as f:
         return sum(1 for line in f if line.endswith("\n"))
-
-
-def without_wall_time(results):
-    return {k: v for k, v in results.items() if k != "wall_time"}
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +120,8 @@ def test_train_killed_and_resumed_equals_uninterrupted_and_workdir_is_protected(
     results = read_json(os.path.join(workdir, "results.json"))
     assert results["converged"] is True
     assert without_wall_time(results) == without_wall_time(read_json(os.path.join(reference, "results.json")))
-    with open(os.path.join(workdir, "metrics.jsonl")) as a, open(os.path.join(reference, "metrics.jsonl")) as b:
-        assert [without_wall_time(json.loads(l)) for l in a] == [without_wall_time(json.loads(l)) for l in b]
+    assert ([without_wall_time(r) for r in read_jsonl(os.path.join(workdir, "metrics.jsonl"))]
+            == [without_wall_time(r) for r in read_jsonl(os.path.join(reference, "metrics.jsonl"))])
 
     # Then, concurrently: the same command again (not redone), a different config and a bad value on
     # the finished workdir. Nothing in the workdir may change. (Bad values on a new workdir, which must

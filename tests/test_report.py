@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, set_field
 from lazyfeat_tf import report
 
 WIDTHS = (16, 32, 64, 128)
@@ -40,11 +40,7 @@ def fake_config(width, ash, seed, **family):
                      "batch_size": 32},
     }
     for key, value in family.items():
-        *path, last = key.split("__")
-        node = config
-        for part in path:
-            node = node[part]
-        node[last] = value
+        set_field(config, key, value)
     return config
 
 

@@ -13,7 +13,6 @@
 
 import contextlib
 import fcntl
-import json
 import math
 import os
 import shutil
@@ -27,7 +26,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, tiny_config
+from conftest import REPO_ROOT, read_json, read_jsonl, tiny_config
 from lazyfeat_tf import report, sweep
 
 TIMEOUT = 300
@@ -89,14 +88,8 @@ def run_launcher(command):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def events(workdir):
-    with open(os.path.join(workdir, "sweep.jsonl")) as f:
-        return [json.loads(line) for line in f]
+    return read_jsonl(os.path.join(workdir, "sweep.jsonl"))
 
 
 def results_of(workdir, name):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import snapshot, tiny_config
+from conftest import read_json, read_jsonl, snapshot, tiny_config, without_wall_time
 from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import data, dynamics, losses, models, rundir, train
 
@@ -36,18 +36,8 @@ def finished(tmp_path_factory):
     return config, workdir, results
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def read_metrics(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
-def without_wall_time(record):
-    return {k: v for k, v in record.items() if k != "wall_time"}
+    return read_jsonl(os.path.join(workdir, "metrics.jsonl"))
 
 
 # ----------------------------------------------------------------------------------------------
