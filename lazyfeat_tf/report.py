@@ -352,9 +352,12 @@ def figure_collapse(family, out):
     return _save(fig, out, "test_error_collapse")
 
 
-def _plot_regime_fits(ax, xs, fits, lazy_min, feature_max):
-    """Draw the fitted power laws of the feature (x <= feature_max, dashed) and lazy (x >= lazy_min,
-    solid) regimes over their ranges of `xs`, and shade those ranges."""
+def _finish_regime_fit_axes(ax, xs, fits, lazy_min, feature_max, ylabel, title):
+    """Log-log axes over alpha*sqrt(h) with the fitted power laws of the feature (x <= feature_max,
+    dashed) and lazy (x >= lazy_min, solid) regimes over their ranges of `xs`, those ranges shaded,
+    labels, grid and legend."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     for name, lo, hi, style in (("feature", None, feature_max, "--"), ("lazy", lazy_min, None, "-")):
         fit = fits.get(name)
         if fit is None:
@@ -363,6 +366,11 @@ def _plot_regime_fits(ax, xs, fits, lazy_min, feature_max):
         ax.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color="k", lw=1.2,
                 label=_fit_label(name, fit))
     _regime_shading(ax, lazy_min, feature_max)
+    ax.set_xlabel(r"$\alpha\sqrt{h}$")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
 
 
 def figure_kernel_drift(family, out, key, fits, lazy_min, feature_max):
@@ -373,15 +381,10 @@ def figure_kernel_drift(family, out, key, fits, lazy_min, feature_max):
         x, mean, std, _ = family.stat(key, w)
         if len(x):
             ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plot_regime_fits(ax, family.ash, fits, lazy_min, feature_max)
     which = "test" if key.endswith("test") else "train"
-    ax.set_xlabel(r"$\alpha\sqrt{h}$")
-    ax.set_ylabel(rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which} probes)")
-    ax.set_title("kernel change at the end of training")
-    ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(fontsize=7)
+    _finish_regime_fit_axes(ax, family.ash, fits, lazy_min, feature_max,
+                            rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which} probes)",
+                            "kernel change at the end of training")
     return _save(fig, out, "kernel_drift")
 
 
@@ -459,14 +462,8 @@ def figure_t1(family, out, fits, lazy_min, feature_max):
         if cells:
             x = _values(cells, "alpha_sqrt_h")
             ax.plot(x, _values(cells, "t1") / x, "o", color=colors[w], ms=4, alpha=0.8, label=f"h = {w}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plot_regime_fits(ax, family.ash, fits, lazy_min, feature_max)
-    ax.set_xlabel(r"$\alpha\sqrt{h}$")
-    ax.set_ylabel(r"$t_1 / (\alpha\sqrt{h})$")
-    ax.set_title("t1: end of the linear dynamics (flat in the feature regime)")
-    ax.grid(alpha=0.3, lw=0.5)
-    ax.legend(fontsize=7)
+    _finish_regime_fit_axes(ax, family.ash, fits, lazy_min, feature_max, r"$t_1 / (\alpha\sqrt{h})$",
+                            "t1: end of the linear dynamics (flat in the feature regime)")
     return _save(fig, out, "t1")
 
 
