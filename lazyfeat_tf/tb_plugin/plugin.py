@@ -147,39 +147,17 @@ class KernelDriftPlugin(base_plugin.TBPlugin):
         per series (`list_scalars` walks every kept event of every scalar series of the logdir).
         """
         last = self._provider.read_last_scalars(
-            ctx,
-            experiment_id=eid,
-            plugin_name=metadata.SCALARS_PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=runs) if runs is not None else None,
+            ctx, experiment_id=eid, plugin_name=metadata.SCALARS_PLUGIN_NAME, run_tag_filter=_run_filter(runs)
         )
-        out = {}
-        for run, tags in last.items():
-            parsed = {}
-            for tag, datum in tags.items():
-                info = metadata.parse_scalar_tag(tag)
-                if info is not None:
-                    parsed[tag] = (info, datum)
-            if parsed:
-                out[run] = parsed
-        return out
+        parsed = _parse_tags(last, lambda tag, datum: metadata.parse_scalar_tag(tag))
+        return {run: tags for run, tags in parsed.items() if tags}
 
     def _plugin_tensor_tags(self, ctx, eid, runs=None):
         """{run: {tag: (content dict, TensorTimeSeries)}} of kernel_drift tensors we can decode."""
         listing = self._provider.list_tensors(
-            ctx,
-            experiment_id=eid,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=runs) if runs is not None else None,
+            ctx, experiment_id=eid, plugin_name=metadata.PLUGIN_NAME, run_tag_filter=_run_filter(runs)
         )
-        out = {}
-        for run, tags in listing.items():
-            decoded = {}
-            for tag, series in tags.items():
-                content = metadata.decode_content(series.plugin_content)
-                if content is not None:
-                    decoded[tag] = (content, series)
-            out[run] = decoded
-        return out
+        return _parse_tags(listing, lambda tag, series: metadata.decode_content(series.plugin_content))
 
     def _read_tensors(self, ctx, eid, runs, tags):
         if not runs or not tags:
@@ -495,6 +473,24 @@ class KernelDriftPlugin(base_plugin.TBPlugin):
 
 # ------------------------------------------------------------------------------------------------
 # Helpers (pure functions).
+
+
+def _run_filter(runs):
+    """A filter on `runs`, or None (every run) when runs is None."""
+    return provider.RunTagFilter(runs=runs) if runs is not None else None
+
+
+def _parse_tags(listing, parse):
+    """{run: {tag: (parse(tag, value), value)}} of a provider listing {run: {tag: value}}, keeping the
+    tags whose parse is not None (every run stays, maybe with no tag)."""
+    out = {}
+    for run, tags in listing.items():
+        out[run] = {}
+        for tag, value in tags.items():
+            parsed = parse(tag, value)
+            if parsed is not None:
+                out[run][tag] = (parsed, value)
+    return out
 
 
 def _hint_to_downsample(hint):
