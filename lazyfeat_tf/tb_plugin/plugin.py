@@ -195,16 +195,21 @@ class KernelDriftPlugin(base_plugin.TBPlugin):
             for run, tags in data.items()
         }
 
-    # -- /runs ----------------------------------------------------------------------------------
-
-    def _runs(self, request):
-        ctx, eid = self._ctx(request)
+    def _every_run(self, ctx, eid):
+        """(run names, their kernel scalar tags, their plugin tensor tags, their run metadata)."""
         names = self._run_names(ctx, eid)
         scalar_tags = self._kernel_scalar_tags(ctx, eid)
         tensor_tags = self._plugin_tensor_tags(ctx, eid)
         run_metadata = self._read_metadata(
             ctx, eid, [r for r in names if metadata.RUN_METADATA_TAG in tensor_tags.get(r, {})]
         )
+        return names, scalar_tags, tensor_tags, run_metadata
+
+    # -- /runs ----------------------------------------------------------------------------------
+
+    def _runs(self, request):
+        ctx, eid = self._ctx(request)
+        names, scalar_tags, tensor_tags, run_metadata = self._every_run(ctx, eid)
         runs = []
         for name in names:
             scalars = scalar_tags.get(name, {})
@@ -291,12 +296,7 @@ class KernelDriftPlugin(base_plugin.TBPlugin):
 
     def _final(self, request):
         ctx, eid = self._ctx(request)
-        names = self._run_names(ctx, eid)
-        scalar_tags = self._kernel_scalar_tags(ctx, eid)
-        tensor_tags = self._plugin_tensor_tags(ctx, eid)
-        run_metadata = self._read_metadata(
-            ctx, eid, [r for r in names if metadata.RUN_METADATA_TAG in tensor_tags.get(r, {})]
-        )
+        names, scalar_tags, tensor_tags, run_metadata = self._every_run(ctx, eid)
         last = {
             run: {tag: datum for tag, (_, datum) in tags.items()}
             for run, tags in scalar_tags.items()
