@@ -8,6 +8,8 @@ import tempfile
 
 from absl import app
 
+from lazyfeat_tf.errors import UserError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TENSORFLOW_STARTUP_LINE = re.compile(
@@ -17,17 +19,12 @@ TENSORFLOW_STARTUP_LINE = re.compile(
 """Log lines TensorFlow's C++ libraries write to stderr when imported, whatever TF_CPP_MIN_LOG_LEVEL
 says (TF 2.21: oneDNN, CUDA and CPU-feature notices)."""
 
-USER_ERRORS = (ValueError, FileNotFoundError)
-
-
 def run_or_exit(fn, *args):
     """Call `fn(*args)`; a user error (bad config, data or workdir) becomes one line on stderr and
     exit 2, Ctrl-C one line and exit 130 (runs resume from their last checkpoint)."""
     try:
         return fn(*args)
-    except USER_ERRORS as error:
-        if not type(error).__module__.startswith("lazyfeat_tf"):
-            raise
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:

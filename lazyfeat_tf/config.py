@@ -16,13 +16,14 @@ import ml_collections
 from ml_collections import config_dict
 
 from lazyfeat_tf import data, kernel_tracking, layers, losses, models
+from lazyfeat_tf.errors import UserError
 
 DTYPES = ("float32", "float64")
 DYNAMICS = ("gradient_flow", "sgd", "adam")
 DISTRIBUTE = ("auto", "tpu", "gpu", "cpu")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config value that cannot be run; the message is one line naming the key and value."""
 
 

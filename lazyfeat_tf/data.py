@@ -32,6 +32,8 @@ from typing import Any, Sequence
 import ml_collections
 import numpy as np
 
+from lazyfeat_tf.errors import UserError
+
 NAMES = ("mnist", "fashion_mnist", "emnist_letters", "cifar10", "synthetic")
 SOURCES = ("tfds", "idx", "synthetic")
 
@@ -75,7 +77,7 @@ _IDX_DTYPES = {
 }
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """One-line, user-facing error (bad data config or data that cannot be had)."""
 
     def __init__(self, message: str):

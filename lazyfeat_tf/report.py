@@ -38,6 +38,8 @@ import os
 
 import numpy as np
 
+from lazyfeat_tf.errors import UserError
+
 FAMILY_KEYS = (
     "model.kind", "model.depth", "model.activation", "model.softplus_beta", "model.use_bias", "model.beta",
     "data.name", "data.source", "data.n_train", "data.n_test", "data.seed", "data.pca", "data.whiten",
@@ -54,7 +56,7 @@ FIGURE_FORMATS = ("png", "pdf")
 LEVEL = 0.95
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """Nothing to report on; the message is one line."""
 
 

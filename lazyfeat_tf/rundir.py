@@ -18,8 +18,10 @@ import os
 
 import numpy as np
 
+from lazyfeat_tf.errors import UserError
 
-class WorkdirError(ValueError):
+
+class WorkdirError(UserError):
     """The workdir holds something that must not be overwritten; the message is one line."""
 
 

@@ -74,6 +74,7 @@ import time
 import traceback
 
 from lazyfeat_tf import rundir
+from lazyfeat_tf.errors import UserError
 
 DEFAULT_TRAIN_FN = "lazyfeat_tf.train:train_and_evaluate"
 EXECUTORS = ("local", "ray")
@@ -82,7 +83,7 @@ BRIEF_KEYS = ("status", "test_error", "train_error", "steps", "wall_time")
 PARENT_POLL_SECS = 1.0
 
 
-class SweepError(ValueError):
+class SweepError(UserError):
     """A sweep declaration or sweep directory that cannot be used; the message is one line."""
 
 
@@ -282,7 +283,7 @@ def _resolve(spec):
 
 def is_user_error(error):
     """ConfigError / DataError / WorkdirError: the same input fails the same way, not retried."""
-    return isinstance(error, ValueError) and type(error).__module__.startswith("lazyfeat_tf")
+    return isinstance(error, UserError)
 
 
 def _now():
