@@ -21,6 +21,9 @@ from lazyfeat_tf.errors import UserError
 DTYPES = ("float32", "float64")
 DYNAMICS = ("gradient_flow", "sgd", "adam")
 DISTRIBUTE = ("auto", "tpu", "gpu", "cpu")
+EXECUTION_KEYS = ("checkpoint_every_secs", "dynamics.jit_compile")
+"""Keys of config.json that say how a run executes, not what it computes: a report pools runs that
+differ only in them into one figure family."""
 
 
 class ConfigError(UserError):
