@@ -1,4 +1,9 @@
-"""What every entry point shares: quiet TensorFlow start-up and one-line errors for bad input."""
+"""What every entry point shares: one-line errors for bad input and a quiet TensorFlow start-up.
+
+Flags are parsed and config files loaded without TensorFlow (`lazyfeat_tf.config` is a leaf of the
+package); an entry point checks its inputs, then imports TensorFlow with `import_tensorflow_quietly`
+and does the work.
+"""
 
 import contextlib
 import os
@@ -54,8 +59,9 @@ def _without_tensorflow_startup_lines():
 
 
 def import_tensorflow_quietly():
-    """Import TensorFlow without its start-up log lines on stderr. Entry points that train call it
-    before defining their config flag (loading a config file imports TensorFlow)."""
+    """Import TensorFlow without its start-up log lines on stderr (TF 2.21 writes them before its
+    logging is initialized, whatever TF_CPP_MIN_LOG_LEVEL says). Entry points call it after parsing
+    their flags and checking their inputs, before the work that needs TensorFlow."""
     with _without_tensorflow_startup_lines():
         import tensorflow  # noqa: F401
 

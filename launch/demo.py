@@ -8,9 +8,6 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
-
-import_tensorflow_quietly()  # before the config flag loads a config file, which imports TensorFlow
-
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "ml_collections config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Directory for the run directories.")
 _VALUES = flags.DEFINE_list("alpha_sqrt_h", ["0.01", "100"], "alpha*sqrt(h) values (feature << 1 << lazy).")
@@ -19,12 +16,13 @@ _VALUES = flags.DEFINE_list("alpha_sqrt_h", ["0.01", "100"], "alpha*sqrt(h) valu
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from lazyfeat_tf import compare
-
     try:
         values = [float(v) for v in _VALUES.value]
     except ValueError:
         raise app.UsageError(f"--alpha_sqrt_h={','.join(_VALUES.value)} must be a list of numbers")
+    import_tensorflow_quietly()
+    from lazyfeat_tf import compare
+
     results = run_or_exit(compare.run_comparison, _CONFIG.value, _WORKDIR.value, values)
     print("\n" + compare.format_table(results))
     for r in results:

@@ -18,9 +18,6 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
-
-import_tensorflow_quietly()  # before the config flag loads a config file, which imports TensorFlow
-
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Sweep config file (get_config + get_sweep).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory (created; resumed if it holds this sweep).")
@@ -41,6 +38,7 @@ def main(argv):
 
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     points = run_or_exit(sweep.load_sweep, config_file)
+    import_tensorflow_quietly()  # the sweep checks each run with the library before training it
     summary = run_or_exit(
         sweep.run_sweep, _CONFIG.value, points, _WORKDIR.value, _EXECUTOR.value, _WORKERS.value,
         _THREADS.value, _RAY_ADDRESS.value, _MAX_RETRIES.value, _PROGRESS_EVERY.value,

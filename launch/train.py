@@ -10,9 +10,6 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
-
-import_tensorflow_quietly()  # before the config flag loads a config file, which imports TensorFlow
-
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it holds this run).")
 
@@ -20,9 +17,13 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from lazyfeat_tf import config as config_lib
+
+    spec = run_or_exit(config_lib.resolve, _CONFIG.value)  # every check of the config, before TensorFlow
+    import_tensorflow_quietly()
     from lazyfeat_tf import train
 
-    run_or_exit(train.train_and_evaluate, _CONFIG.value, _WORKDIR.value)
+    run_or_exit(train.train_and_evaluate, spec, _WORKDIR.value)
 
 
 if __name__ == "__main__":

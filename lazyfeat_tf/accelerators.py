@@ -52,7 +52,7 @@ import tensorflow as tf
 from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import dynamics, losses
 
-KINDS = config_lib.DISTRIBUTE
+KINDS = config_lib.choices.DISTRIBUTE
 TPU_ENV_VARS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR")
 
 _STRATEGIES = {}  # kind -> strategy (a TPU is initialized once per process)
@@ -167,11 +167,6 @@ def select_strategy(distribute="auto", dtype="float32"):
         else:
             _STRATEGIES[kind] = {"tpu": _tpu_strategy, "gpu": _gpu_strategy, "cpu": _cpu_strategy}[kind]()
     return _STRATEGIES[kind]
-
-
-def strategy_for(config):
-    """`select_strategy(config.distribute, config.dtype)` for a run config."""
-    return select_strategy(config.get("distribute", "auto"), config.dtype)
 
 
 def is_tpu(strategy):

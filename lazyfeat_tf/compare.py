@@ -3,6 +3,7 @@
 import copy
 import os
 
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import train
 
 COLUMNS = (
@@ -30,8 +31,7 @@ def run_comparison(config, workdir, alpha_sqrt_h_values):
     for value in alpha_sqrt_h_values:
         run_config = copy.deepcopy(config)
         run_config.unlock()
-        run_config.alpha = None
-        run_config.alpha_sqrt_h = float(value)
+        config_lib.set_scale(run_config, "alpha_sqrt_h", float(value))
         path = os.path.join(workdir, run_dir_name(value))
         print(f"=== alpha*sqrt(h) = {value:g} -> {path}", flush=True)
         all_results.append({**train.train_and_evaluate(run_config, path), "workdir": path})

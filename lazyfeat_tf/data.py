@@ -27,15 +27,12 @@ naming the config key and value and saying what to do.
 import dataclasses
 import gzip
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
-import ml_collections
 import numpy as np
 
-from lazyfeat_tf.errors import UserError
-
-NAMES = ("mnist", "fashion_mnist", "emnist_letters", "cifar10", "synthetic")
-SOURCES = ("tfds", "idx", "synthetic")
+from lazyfeat_tf.config import DataError
+from lazyfeat_tf.config.choices import DTYPES, IMAGE_SHAPES
 
 # Original class labels of each dataset; y = +1 for an even position in this list, -1 for odd.
 CLASSES = {
@@ -45,26 +42,12 @@ CLASSES = {
     "cifar10": tuple(range(10)),
     "synthetic": (0, 1),
 }
-IMAGE_SHAPES = {
-    "mnist": (28, 28, 1),
-    "fashion_mnist": (28, 28, 1),
-    "emnist_letters": (28, 28, 1),
-    "cifar10": (32, 32, 3),
-}
 TFDS_NAMES = {
     "mnist": "mnist",
     "fashion_mnist": "fashion_mnist",
     "emnist_letters": "emnist/letters",
     "cifar10": "cifar10",
 }
-SOURCES_OF = {
-    "mnist": ("tfds", "idx"),
-    "fashion_mnist": ("tfds", "idx"),
-    "emnist_letters": ("tfds", "idx"),
-    "cifar10": ("tfds",),
-    "synthetic": ("synthetic",),
-}
-DTYPES = ("float32", "float64")
 
 # IDX type byte -> big-endian numpy dtype.
 _IDX_DTYPES = {
@@ -75,13 +58,6 @@ _IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-
-
-class DataError(UserError):
-    """One-line, user-facing error (bad data config or data that cannot be had)."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,91 +78,6 @@ class BinaryTask:
     def input_shape(self) -> tuple:
         """Shape of one input, e.g. `(28, 28, 1)`, `(32, 32, 3)` or `(pca,)`."""
         return tuple(self.x_train.shape[1:])
-
-
-def default_data_config() -> ml_collections.ConfigDict:
-    """The `data` block of a run config: Fashion-MNIST from Debian's IDX files, 1000 + 1000 points."""
-    config = ml_collections.ConfigDict()
-    config.name = "fashion_mnist"  # one of NAMES
-    config.source = "idx"  # one of SOURCES
-    config.path = "/usr/share/datasets/fashion-mnist"  # idx: directory of IDX files; tfds: data_dir
-    config.n_train = 1000
-    config.n_test = 1000
-    config.seed = 0  # the data seed: class subsampling, order, synthetic points
-    config.pca = 0  # 0 = no PCA, else number of principal components kept
-    config.whiten = False  # with pca > 0: unit variance per component
-    config.dim = 16  # input dimension of the synthetic task only
-    return config
-
-
-# ----------------------------------------------------------------------------------------------
-# Config validation
-
-
-def _get(data_config, key: str) -> Any:
-    try:
-        return getattr(data_config, key)
-    except (AttributeError, KeyError):
-        raise DataError(f"data config has no field '{key}'; "
-                        "start from lazyfeat_tf.data.default_data_config()") from None
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def input_dim(data_config) -> int:
-    """Number of input values d of the task before PCA (784, 3072 or data.dim)."""
-    name = _get(data_config, "name")
-    if name == "synthetic":
-        return int(_get(data_config, "dim"))
-    return int(np.prod(IMAGE_SHAPES[name]))
-
-
-def validate_data_config(data_config) -> None:
-    """Check the data config without loading any data; raise a one-line `DataError` if it is bad.
-
-    Checks names, sources, positive sizes, the PCA range and, for source "idx", that the directory
-    holds the four IDX files.
-    """
-    name, source = _get(data_config, "name"), _get(data_config, "source")
-    if name not in NAMES:
-        raise DataError(f"data.name={name!r} is not one of {', '.join(map(repr, NAMES))}; "
-                        "set --config.data.name to one of them")
-    if source not in SOURCES:
-        raise DataError(f"data.source={source!r} is not one of {', '.join(map(repr, SOURCES))}; "
-                        "set --config.data.source to one of them")
-    if source not in SOURCES_OF[name]:
-        raise DataError(f"data.source={source!r} cannot provide data.name={name!r}; "
-                        f"use --config.data.source={SOURCES_OF[name][0]}")
-    for key in ("n_train", "n_test"):
-        value = _get(data_config, key)
-        if not _is_int(value) or value <= 0:
-            raise DataError(f"data.{key}={value!r} must be an integer > 0; set --config.data.{key}")
-    seed = _get(data_config, "seed")
-    if not _is_int(seed) or seed < 0:
-        raise DataError(f"data.seed={seed!r} must be an integer >= 0; set --config.data.seed")
-    if name == "synthetic":
-        dim = _get(data_config, "dim")
-        if not _is_int(dim) or dim <= 0:
-            raise DataError(f"data.dim={dim!r} must be an integer > 0 for the synthetic task; "
-                            "set --config.data.dim")
-    d = input_dim(data_config)
-    pca = _get(data_config, "pca")
-    if not _is_int(pca) or not 0 <= pca <= d:
-        raise DataError(f"data.pca={pca!r} must be an integer in [0, {d}] for {name} "
-                        f"(0 = no PCA); set --config.data.pca")
-    whiten = bool(_get(data_config, "whiten"))
-    n_train = _get(data_config, "n_train")
-    if whiten and pca == 0:
-        raise DataError("data.whiten=True needs data.pca > 0 (whitening acts on principal "
-                        "components); set --config.data.pca or --config.data.whiten=False")
-    if whiten and pca >= n_train:
-        raise DataError(f"data.pca={pca} with data.whiten=True needs data.pca < "
-                        f"data.n_train={n_train} (only n_train - 1 components have nonzero "
-                        "variance); lower --config.data.pca")
-    if source == "idx":
-        idx_files(_get(data_config, "path"), name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -406,28 +297,29 @@ def pca_project(x_train: np.ndarray, x_test: np.ndarray, k: int, whiten: bool):
     return a @ vec / scale, b @ vec / scale
 
 
-def load_pool(data_config):
-    """The raw pool of the configured dataset: inputs `[N, *shape]` and original labels `[N]`."""
-    name, source = data_config.name, data_config.source
-    if source == "idx":
-        return load_idx_pool(data_config.path, name)
-    if source == "tfds":
-        return load_tfds_pool(name, data_config.path)
-    n = int(data_config.n_train) + int(data_config.n_test)
-    return synthetic_pool(int(data_config.dim), n, int(data_config.seed))
+def load_pool(data):
+    """The raw pool of the task `data` (a `config.DataSpec`): inputs `[N, *shape]` and original labels `[N]`."""
+    if data.source == "idx":
+        return load_idx_pool(data.path, data.name)
+    if data.source == "tfds":
+        return load_tfds_pool(data.name, data.path)
+    return synthetic_pool(data.dim, data.n_train + data.n_test, data.seed)
 
 
-def load_task(data_config, dtype="float32") -> BinaryTask:
-    """Load the binary parity task described by `data_config` (see the module docstring).
+def load_task(data, dtype="float32") -> BinaryTask:
+    """Load the binary parity task described by `data` (see the module docstring).
 
     Args:
-      data_config: ConfigDict (or any object with attributes) with the fields of `default_data_config`.
+      data: a `config.DataSpec` (validated when it was made).
       dtype: "float32" or "float64", the dtype of x and y.
 
     Returns:
       BinaryTask with x_train `[n_train, *input_shape]`, y_train `[n_train]` (+1/-1), x_test
       `[n_test, *input_shape]`, y_test `[n_test]`; input_shape is the image shape `[H, W, C]`, or
       `[pca]` with PCA, or `[dim]` for the synthetic task.
+
+    Raises:
+      DataError: the files are missing or unreadable, or the pool is too small.
     """
     try:
         dtype = np.dtype(dtype).name
@@ -435,12 +327,11 @@ def load_task(data_config, dtype="float32") -> BinaryTask:
         dtype = str(dtype)
     if dtype not in DTYPES:
         raise DataError(f"dtype={dtype!r} is not one of {', '.join(map(repr, DTYPES))}")
-    validate_data_config(data_config)
-    name, classes = data_config.name, CLASSES[data_config.name]
-    n_train, n_test = int(data_config.n_train), int(data_config.n_test)
-    x, labels = load_pool(data_config)
+    name, classes = data.name, CLASSES[data.name]
+    n_train, n_test = data.n_train, data.n_test
+    x, labels = load_pool(data)
 
-    idx = balanced_order(labels, classes, np.random.default_rng(int(data_config.seed)))
+    idx = balanced_order(labels, classes, np.random.default_rng(data.seed))
     if n_train + n_test > len(idx):
         raise DataError(f"data.n_train={n_train} + data.n_test={n_test} exceeds the {len(idx)} points "
                         f"available for {name} ({len(classes)} balanced classes); lower "
@@ -451,8 +342,8 @@ def load_task(data_config, dtype="float32") -> BinaryTask:
     y = parity_labels(labels[chosen], classes)
 
     x_train, x_test = inputs[:n_train], inputs[n_train:]
-    if data_config.pca:
-        x_train, x_test = pca_project(x_train, x_test, int(data_config.pca), bool(data_config.whiten))
+    if data.pca:
+        x_train, x_test = pca_project(x_train, x_test, data.pca, data.whiten)
     return BinaryTask(
         x_train=x_train.astype(dtype),
         y_train=y[:n_train].astype(dtype),

@@ -23,8 +23,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from lazyfeat_tf.config.choices import ACTIVATIONS
+
 _PACKAGE = "lazyfeat_tf"
-ACTIVATIONS = ("relu", "softplus")
 
 
 def _standard_normal():

@@ -13,7 +13,7 @@ Every one of them is zero (or, for the soft hinge, small) once every margin reac
 
 from keras import ops
 
-LOSSES = ("hinge", "soft_hinge", "quadratic_hinge")
+from lazyfeat_tf.config.choices import LOSSES
 
 
 def pointwise_loss(name, margins, soft_hinge_beta=20.0):

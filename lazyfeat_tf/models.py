@@ -1,6 +1,6 @@
-"""Networks of the article, built from a config, with the alpha/sqrt(h) readout.
+"""Networks of the article, built from a `ModelSpec`, with the alpha/sqrt(h) readout.
 
-`build_model(config, input_shape)` returns a functional Keras model x -> F(w, x) made of three
+`build_model(model_spec, input_shape, alpha=..., seed=..., dtype=...)` returns a functional Keras model x -> F(w, x) made of three
 named parts (see `NetworkParts`):
 
 - "trunk": the trained hidden layers, x `[batch, *input_shape]` -> features z `[batch, h]`;
@@ -14,13 +14,11 @@ Two architectures (article setups A and B):
 """
 
 import dataclasses
-import math
 
 import keras
 
 from lazyfeat_tf import layers
-
-ARCHITECTURES = ("fc", "cnn")
+from lazyfeat_tf.config.choices import ARCHITECTURES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,22 +44,15 @@ class NetworkParts:
         return [layer for layer in self.trunk.layers if layer.trainable_weights] + [self.readout]
 
 
-def resolve_alpha(config):
-    """alpha from `config.alpha` or `config.alpha_sqrt_h` (exactly one is set): alpha*sqrt(h)/sqrt(h)."""
-    if config.get("alpha") is not None:
-        return float(config.alpha)
-    return float(config.alpha_sqrt_h) / math.sqrt(config.model.width)
-
-
-def _trunk(model_config, input_shape, dtype, name):
-    kind = model_config.kind
-    act = dict(activation=model_config.activation, softplus_beta=model_config.softplus_beta, dtype=dtype)
-    bias = dict(use_bias=model_config.use_bias, beta=model_config.beta, dtype=dtype)
-    h = model_config.width
+def _trunk(model, input_shape, dtype, name):
+    kind = model.kind
+    act = dict(activation=model.activation, softplus_beta=model.softplus_beta, dtype=dtype)
+    bias = dict(use_bias=model.use_bias, beta=model.beta, dtype=dtype)
+    h = model.width
     stack = [keras.Input(input_shape, dtype=dtype)]
     if kind == "fc":
         stack.append(keras.layers.Flatten(dtype=dtype, name="flatten"))
-        for i in range(1, model_config.depth + 1):
+        for i in range(1, model.depth + 1):
             stack += [
                 layers.NTKDense(h, name=f"dense_{i}", **bias),
                 layers.NormalizedActivation(name=f"act_{i}", **act),
@@ -78,27 +69,33 @@ def _trunk(model_config, input_shape, dtype, name):
     return keras.Sequential(stack, name=name)
 
 
-def build_model(config, input_shape):
-    """The Keras model x -> F(w, x) described by `config`.
+def build_model(model, input_shape, *, alpha, seed=0, dtype="float32"):
+    """The Keras model x -> F(w, x) = alpha (f(w, x) - f(w0, x)) of the network `model`.
 
     Args:
-        config: ConfigDict with `model.{kind, depth, width, activation, softplus_beta, use_bias,
-            beta}`, `alpha` or `alpha_sqrt_h`, `seed` (initialization seed) and `dtype`.
+        model: a `config.ModelSpec` (kind, depth, width h, activation, softplus_beta, use_bias, beta).
         input_shape: shape of one input, e.g. (28, 28, 1) or (d,).
+        alpha: the output scale (alpha*sqrt(h) / sqrt(h)).
+        seed: the initialization seed.
+        dtype: "float32" or "float64".
 
     Returns:
         A `keras.Model` with output `[batch]`; its parts are available through `parts(model)`.
     """
-    keras.utils.set_random_seed(config.seed)
-    dtype = config.dtype
-    trunk = _trunk(config.model, input_shape, dtype, "trunk")
-    trunk0 = _trunk(config.model, input_shape, dtype, "trunk0")
+    keras.utils.set_random_seed(seed)
+    trunk = _trunk(model, input_shape, dtype, "trunk")
+    trunk0 = _trunk(model, input_shape, dtype, "trunk0")
     trunk0.set_weights(trunk.get_weights())
     trunk0.trainable = False
     inputs = keras.Input(input_shape, dtype=dtype, name="x")
-    readout = layers.CenteredReadout(resolve_alpha(config), dtype=dtype, name="readout")
+    readout = layers.CenteredReadout(alpha, dtype=dtype, name="readout")
     outputs = readout([trunk(inputs), trunk0(inputs)])
-    return keras.Model(inputs, outputs, name=f"{config.model.kind}_alpha_sqrt_h")
+    return keras.Model(inputs, outputs, name=f"{model.kind}_alpha_sqrt_h")
+
+
+def build_run_model(spec, input_shape):
+    """`build_model` for a `config.RunSpec`: its model, alpha, seed and dtype."""
+    return build_model(spec.model, input_shape, alpha=spec.alpha, seed=spec.seed, dtype=spec.dtype)
 
 
 def parts(model):

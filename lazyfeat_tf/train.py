@@ -1,8 +1,8 @@
-"""One training run end to end: config -> data -> model -> dynamics -> records -> results.
+"""One training run end to end: config -> spec -> data -> model -> dynamics -> records -> results.
 
 `train_and_evaluate(config, workdir)` is what `python -m launch.train` and the notebooks call. It
-checks everything before any work, resumes from the workdir's checkpoint when there is one, does
-not redo a finished run, and writes the files listed in `lazyfeat_tf.rundir`.
+resolves the config into its `RunSpec` (every check) before any work, resumes from the workdir's
+checkpoint when there is one, does not redo a finished run, and writes the files listed in `lazyfeat_tf.rundir`.
 """
 
 import math
@@ -12,8 +12,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from lazyfeat_tf import accelerators, data, dynamics, losses, models, ntk, rundir, stochastic
 from lazyfeat_tf import config as config_lib
-from lazyfeat_tf import accelerators, data, dynamics, kernel_tracking, losses, models, rundir, stochastic
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
 EVAL_CHUNK = 4096
@@ -22,28 +22,15 @@ FLOAT32_ALPHA_NOTE = 100.0
 alpha * 1e-7, which the step control of the gradient flow sees (README, Precision)."""
 
 
-def resolved_config(config):
-    """The config as a dict with alpha, alpha_sqrt_h and the width h all filled in.
-
-    `distribute` (where the run executes) is left out: it is not part of the run's identity, so a
-    run started on one accelerator resumes on another; results.json says where it ran.
-    """
-    resolved = config.to_dict()
-    resolved.pop("distribute", None)
-    resolved["alpha"] = models.resolve_alpha(config)
-    resolved["alpha_sqrt_h"] = config_lib.alpha_sqrt_h(config)
-    return resolved
-
-
-def make_trainer(config, system):
-    """`dynamics.GradientFlow` or `stochastic.MinibatchTrainer` as `config.dynamics.kind` says."""
-    d = config.dynamics
+def make_trainer(d, system, seed):
+    """`dynamics.GradientFlow` or `stochastic.MinibatchTrainer` as the `config.DynamicsSpec` `d`
+    says; `seed` orders the minibatches."""
     budgets = dict(max_steps=d.max_steps, max_time=d.max_time, jit_compile=d.jit_compile)
     if d.kind == "gradient_flow":
         return dynamics.GradientFlow(system, max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau,
                                      dt0=d.dt0, **budgets)
     return stochastic.MinibatchTrainer(system, kind=d.kind, learning_rate=d.learning_rate,
-                                       momentum=d.momentum, batch_size=d.batch_size, seed=config.seed,
+                                       momentum=d.momentum, batch_size=d.batch_size, seed=seed,
                                        **budgets)
 
 
@@ -164,52 +151,55 @@ def _save_model(model, path):
 def train_and_evaluate(config, workdir, strategy=None):
     """Train the network of `config`, writing the run directory `workdir`; returns results.
 
-    Runs under `strategy` if given, else under `accelerators.strategy_for(config)` (from
-    `config.distribute`); the model, the trainer and the kernel measurements are built in its scope.
+    Args:
+        config: a ConfigDict from `config.base_config()` (resolved here) or its `config.RunSpec`.
+        workdir: the run directory (created; resumed if it holds this run).
+        strategy: a `tf.distribute.Strategy`; default `accelerators.select_strategy` of the
+            spec's `distribute` and `dtype`. The model, the trainer and the kernel measurements are
+            built in its scope.
 
-    Raises `config.ConfigError`, `data.DataError` or `rundir.WorkdirError` (one-line messages)
+    Raises `config.ConfigError`, `config.DataError` or `rundir.WorkdirError` (one-line messages)
     before any file is written when the config, the accelerator, the data or the workdir is unusable.
     """
-    config_lib.validate(config)
-    resolved = resolved_config(config)
+    spec = config if isinstance(config, config_lib.RunSpec) else config_lib.resolve(config)
     run = rundir.RunDir(workdir)
-    run.check_compatible(resolved)
+    run.check_compatible(spec.to_json())
     if run.finished:
         print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
         return run.read_results()
     if strategy is None:
-        strategy = accelerators.strategy_for(config)
+        strategy = accelerators.select_strategy(spec.distribute, spec.dtype)
     else:
-        accelerators.check_dtype(strategy, config.dtype)
+        accelerators.check_dtype(strategy, spec.dtype)
     with accelerators.scope(strategy):
-        return _train(config, run, resolved, strategy)
+        return _train(spec, run, strategy)
 
 
-def _train(config, run, resolved, strategy):
+def _train(spec, run, strategy):
     """The body of `train_and_evaluate` once the inputs are checked (inside the strategy's scope)."""
-    task = data.load_task(config.data, config.dtype)
+    task = data.load_task(spec.data, spec.dtype)
     start = time.time()  # wall time counts everything after data loading
-    run.start(resolved)
-    if config.dtype == "float32" and resolved["alpha"] >= FLOAT32_ALPHA_NOTE:
-        print(f"note: alpha = {resolved['alpha']:.3g} in float32: the outputs carry round-off of about alpha * 1e-7, "
+    run.start(spec.to_json())
+    if spec.dtype == "float32" and spec.alpha >= FLOAT32_ALPHA_NOTE:
+        print(f"note: alpha = {spec.alpha:.3g} in float32: the outputs carry round-off of about alpha * 1e-7, "
               "which can multiply the gradient-flow steps (README, Precision); --config.dtype=float64 avoids it",
               flush=True)
 
-    model = models.build_model(config, task.input_shape)
-    system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,
-                                      config.loss.soft_hinge_beta, strategy=strategy,
-                                      jit_compile=config.dynamics.jit_compile)
-    trainer = make_trainer(config, system)
+    model = models.build_run_model(spec, task.input_shape)
+    system = accelerators.make_system(model, task.x_train, task.y_train, spec.loss.name,
+                                      spec.loss.soft_hinge_beta, strategy=strategy,
+                                      jit_compile=spec.dynamics.jit_compile)
+    trainer = make_trainer(spec.dynamics, system, spec.seed)
     evaluator = Evaluator(system, task.x_test, task.y_test)
-    observer = (kernel_tracking.KernelObserver(config, model, task, system.alpha)
-                if config.kernels.track else None)  # before any restore: Theta_0 is at init
+    observer = (ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec))
+                if spec.kernels.track else None)  # before any restore: Theta_0 is at init
     checkpointed = _checkpointed_variables(model, trainer, observer)
     writer = tf.summary.create_file_writer(run.file("tb"))
     with writer.as_default(step=0):
-        drift_summary.write_run_metadata(alpha=resolved["alpha"], alpha_sqrt_h=resolved["alpha_sqrt_h"],
-                                         width=config.model.width, seed=config.seed)
-    grid = dynamics.record_steps(config.dynamics.max_steps, config.dynamics.num_records)
-    progress = _Progress(len(task.y_train), config.dynamics.max_steps)
+        drift_summary.write_run_metadata(alpha=spec.alpha, alpha_sqrt_h=spec.alpha_sqrt_h,
+                                         width=spec.width, seed=spec.seed)
+    grid = dynamics.record_steps(spec.dynamics.max_steps, spec.dynamics.num_records)
+    progress = _Progress(len(task.y_train), spec.dynamics.max_steps)
 
     checkpoint = run.load_checkpoint()
     wall_before = 0.0
@@ -241,7 +231,7 @@ def _train(config, run, resolved, strategy):
 
     def save_checkpoint(state, force=False):
         nonlocal last_checkpoint
-        if force or time.time() - last_checkpoint >= config.checkpoint_every_secs:
+        if force or time.time() - last_checkpoint >= spec.checkpoint_every_secs:
             arrays = {key: variable.numpy() for key, variable in checkpointed.items()}
             run.save_checkpoint(arrays, {"step": state.step, "wall_time": wall_time()})
             last_checkpoint = time.time()
@@ -253,13 +243,13 @@ def _train(config, run, resolved, strategy):
     else:
         last_record = (run.read_metrics() or [None])[-1]
     status = state.status
-    max_wall = config.dynamics.max_wall_time
+    max_wall = spec.dynamics.max_wall_time
     while status == "running":
         if max_wall and wall_time() >= max_wall:
             status = "max_wall_time"
             break
         later = grid[grid > state.step]
-        target = int(later[0]) if len(later) else config.dynamics.max_steps
+        target = int(later[0]) if len(later) else spec.dynamics.max_steps
         state = trainer.advance(target)
         status = state.status
         if state.step >= target or status != "running":
@@ -288,10 +278,10 @@ def _train(config, run, resolved, strategy):
         "rejected_steps": state.rejected,
         "t1": state.t1 if state.t1 >= 0 else None,
         "wall_time": wall_time(),
-        "alpha": resolved["alpha"],
-        "alpha_sqrt_h": resolved["alpha_sqrt_h"],
-        "width": config.model.width,
-        "seed": config.seed,
+        "alpha": spec.alpha,
+        "alpha_sqrt_h": spec.alpha_sqrt_h,
+        "width": spec.width,
+        "seed": spec.seed,
         "n_params": int(sum(np.prod(p.shape) for p in system.params)),
         "accelerator": accelerators.kind_of(strategy),
         "replicas": strategy.num_replicas_in_sync,

@@ -1,93 +1,20 @@
-"""Kernel metrics along training, and `KernelTracker` which records them on fixed probe sets.
+"""`KernelTracker`: the tangent kernel's drift, alignment and spectrum along training, on fixed probes.
 
-Pure functions of `[n, n]` kernels (numpy arrays or eager tensors; computed in float64 numpy,
-returning Python floats / lists):
-
-- `relative_drift(theta_t, theta_0)` = ||Theta_t - Theta_0||_F / ||Theta_0||_F, the kernel change
-  of Geiger et al. (2020), Sec. 5 (lazy regime: ~ 1/(alpha sqrt(h)); feature regime: O(1));
-- `kernel_alignment(theta, y)` = y^T Theta y / (||Theta||_F ||y||^2), in [-1, 1] for a positive
-  semi-definite Theta; 1 iff Theta is proportional to y y^T;
-- `top_eigenvalues(theta, k)`: the k largest eigenvalues of the symmetric kernel, descending;
-- `effective_rank(theta)` = (sum_i lambda_i)^2 / sum_i lambda_i^2 = tr(Theta)^2 / ||Theta||_F^2,
-  the participation ratio of the spectrum: n for the identity (any multiple of it), 1 for a
-  rank-one kernel, between 1 and rank(Theta) for a positive semi-definite Theta.
-
-`KernelTracker` computes the empirical NTK (`kernels.empirical_ntk`, per layer) on a train probe
-set (train x train kernel) and a test probe set (test x test kernel), both in one `tf.function`
-traced at construction (~0.1 s; then ~2 ms per measure for 2 x 128 probes of the demo network
-instead of ~14 ms eagerly). It computes them at initialization, keeps Theta_0 and the latest
-Theta_t only (never a history) and returns JSON-ready records from `measure(t)`.
-
-Reference:
-    Geiger, Spigler, Jacot & Wyart (2020), "Disentangling feature and lazy training in deep neural
-    networks", arXiv:1906.08034.
+It computes the empirical NTK (`ntk.empirical_ntk`, per layer) on a train probe set (train x train
+kernel) and a test probe set (test x test kernel), both in one `tf.function` traced at construction
+(~0.1 s; then ~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
+It computes them at initialization, keeps Theta_0 and the latest Theta_t only (never a history) and
+returns JSON-ready records from `measure(t)`, made of the `ntk.metrics` functions.
 """
 
 import numpy as np
 import tensorflow as tf
 import threadpoolctl
 
-from lazyfeat_tf import kernels as kernels_lib
+from lazyfeat_tf.ntk import empirical
+from lazyfeat_tf.ntk.metrics import effective_rank, kernel_alignment, relative_drift, top_eigenvalues
 
 TOTAL = "total"
-
-
-def _matrix(theta, name="theta"):
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d kernel [n1, n2], received shape {theta.shape}")
-    return theta
-
-
-def relative_drift(theta_t, theta_0):
-    """||Theta_t - Theta_0||_F / ||Theta_0||_F for two kernels of the same shape `[n1, n2]`.
-
-    Returns 0.0 when both are zero and inf when only Theta_0 is.
-    """
-    theta_t, theta_0 = _matrix(theta_t, "theta_t"), _matrix(theta_0, "theta_0")
-    if theta_t.shape != theta_0.shape:
-        raise ValueError(f"kernels must have the same shape, received {theta_t.shape} and {theta_0.shape}")
-    change = np.linalg.norm(theta_t - theta_0)
-    reference = np.linalg.norm(theta_0)
-    if reference == 0.0:
-        return 0.0 if change == 0.0 else float("inf")
-    return float(change / reference)
-
-
-def kernel_alignment(theta, y):
-    """y^T Theta y / (||Theta||_F ||y||^2) for Theta `[n, n]` and labels y `[n]` (or `[n, 1]`)."""
-    theta = _matrix(theta)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if theta.shape != (y.size, y.size):
-        raise ValueError(f"theta must be [n, n] with n = len(y) = {y.size}, received shape {theta.shape}")
-    denominator = np.linalg.norm(theta) * float(y @ y)
-    return float(y @ theta @ y / denominator) if denominator > 0 else 0.0
-
-
-def top_eigenvalues(theta, k):
-    """The min(k, n) largest eigenvalues of the symmetric kernel Theta `[n, n]`, descending.
-
-    Theta is symmetrized ((Theta + Theta^T) / 2) first to wash out round-off.
-    """
-    theta = _matrix(theta)
-    if theta.shape[0] != theta.shape[1]:
-        raise ValueError(f"theta must be square, received shape {theta.shape}")
-    if not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"k must be an int >= 0, received k={k!r}")
-    eigenvalues = np.linalg.eigvalsh(0.5 * (theta + theta.T))
-    return [float(v) for v in eigenvalues[::-1][:k]]
-
-
-def effective_rank(theta):
-    """Participation ratio tr(Theta)^2 / ||Theta||_F^2 = (sum lambda)^2 / sum lambda^2.
-
-    n for a multiple of identity_n, 1 for a rank-one kernel; 0.0 for the zero matrix.
-    """
-    theta = _matrix(theta)
-    if theta.shape[0] != theta.shape[1]:
-        raise ValueError(f"theta must be square, received shape {theta.shape}")
-    squared_norm = float(np.sum(theta * theta))
-    return float(np.trace(theta) ** 2 / squared_norm) if squared_norm > 0 else 0.0
 
 
 def _labels(y, x, name):
@@ -124,7 +51,7 @@ class KernelTracker:
         x_test_probe, y_test_probe: `[n_test, *input_shape]`, `[n_test]`, or None (or empty).
         n_eigenvalues: number of top eigenvalues recorded (k).
         heatmap_size: side m of the recorded heatmap (clipped to n_train).
-        method, batch_size: passed to `kernels.empirical_ntk`.
+        method, batch_size: passed to `ntk.empirical_ntk`.
 
     Example:
         >>> tracker = KernelTracker(model, x[:256], y[:256], x_test[:256], y_test[:256])
@@ -151,7 +78,7 @@ class KernelTracker:
         if not isinstance(heatmap_size, int) or heatmap_size < 0:
             raise ValueError(f"heatmap_size must be an int >= 0, received heatmap_size={heatmap_size!r}")
         self.model = model
-        self.method = kernels_lib.resolve_method(model, method)
+        self.method = empirical.resolve_method(model, method)
         self.batch_size = batch_size
         self.n_eigenvalues = n_eigenvalues
         self.probes = {"train": (x_train_probe, _labels(y_train_probe, x_train_probe, "y_train_probe"))}
@@ -175,7 +102,7 @@ class KernelTracker:
 
     def _layer_kernels(self, x):
         """{layer name: [n, n] kernel} on probe inputs x, plus TOTAL (tensors)."""
-        per_layer = kernels_lib.empirical_ntk(
+        per_layer = empirical.empirical_ntk(
             self.model, x, method=self.method, per_layer=True, batch_size=self.batch_size
         )
         return {**per_layer, TOTAL: tf.add_n(list(per_layer.values()))}

@@ -5,72 +5,56 @@ the kernel of the initial network. At every record of the training loop it adds 
 
 - the drift ||Theta_t - Theta_0||_F / ||Theta_0||_F (total and per layer) on fixed train and test
   probes (the first `n_probe_train` / `n_probe_test` points), the kernel-label alignment, the top
-  eigenvalues and the effective rank (`kernel_metrics.KernelTracker`);
+  eigenvalues and the effective rank (`ntk.KernelTracker`);
 - `linear_distance`: the RMS distance, on the training points, between the network's F_t and the
-  output of the frozen-Theta_0 model (`kernel_predictor`) trained to the same physical time t; it
+  output of the frozen-Theta_0 model (`ntk.FrozenKernelPredictor`) trained to the same physical time t; it
   stays ~0 while the dynamics is linear, so it is a second way to see t1.
 
 At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the final Theta_T to
 convergence and reports their test errors (the article's "init. ker." and "final ker.").
 """
 
-import ml_collections
 import numpy as np
 
-from lazyfeat_tf import kernel_metrics, kernel_predictor, kernels
-
-
-def default_kernels_config():
-    """Defaults of `config.kernels`."""
-    config = ml_collections.ConfigDict()
-    config.track = True  # measure the kernel at every record
-    config.n_probe_train = 128  # train probes (the first points of the training set)
-    config.n_probe_test = 128  # test probes
-    config.n_eigenvalues = 10
-    config.heatmap_size = 16
-    config.method = "auto"  # "auto", "structured" or "jacobian" (see lazyfeat_tf.kernels)
-    config.predictors = True  # frozen-kernel predictors on Theta_0 and Theta_T (full train set)
-    config.save = True  # initial and final probe kernels to kernels.npz
-    return config
+from lazyfeat_tf.ntk.empirical import empirical_ntk
+from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor
+from lazyfeat_tf.ntk.tracker import KernelTracker
 
 
 class KernelObserver:
     """Kernel drift and frozen-kernel predictors of one run (see the module docstring).
 
     Args:
-        config: the run config (uses `kernels.*`, `loss.*`, `dynamics.*`).
         model: the model at initialization.
         task: the `data.BinaryTask`.
-        alpha: the run's alpha.
+        kernels: the run's `config.KernelsSpec` (probes, spectrum, method, predictors, save).
+        predictor_options: keyword arguments of the frozen-kernel predictors: alpha, the loss and
+            the gradient-flow settings (see `predictor_options`).
     """
 
-    def __init__(self, config, model, task, alpha):
-        self.config = config.kernels
+    def __init__(self, model, task, kernels, predictor_options):
+        self.config = kernels
         self.model = model
         self.task = task
-        n_train = min(self.config.n_probe_train, len(task.y_train))
-        n_test = min(self.config.n_probe_test, len(task.y_test))
-        self.tracker = kernel_metrics.KernelTracker(
+        n_train = min(kernels.n_probe_train, len(task.y_train))
+        n_test = min(kernels.n_probe_test, len(task.y_test))
+        self.tracker = KernelTracker(
             model, task.x_train[:n_train], task.y_train[:n_train], task.x_test[:n_test],
-            task.y_test[:n_test], n_eigenvalues=self.config.n_eigenvalues,
-            heatmap_size=self.config.heatmap_size, method=self.config.method,
+            task.y_test[:n_test], n_eigenvalues=kernels.n_eigenvalues,
+            heatmap_size=kernels.heatmap_size, method=kernels.method,
         )
-        d = config.dynamics
-        self.predictor_options = dict(
-            alpha=alpha, loss=config.loss.name, soft_hinge_beta=config.loss.soft_hinge_beta,
-            max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau, dt0=d.dt0, max_steps=d.max_steps,
-        )
-        self.initial = self._predictor() if self.config.predictors else None
+        self.predictor_options = predictor_options
+        self.initial = self._predictor() if kernels.predictors else None
 
     def _kernels(self):
         """(Theta(train, train) `[n, n]`, Theta(test, train) `[n_test, n]`) of the current network."""
         x_train, x_test = self.task.x_train, self.task.x_test
-        return (kernels.empirical_ntk(self.model, x_train, method=self.config.method),
-                kernels.empirical_ntk(self.model, x_test, x_train, method=self.config.method))
+        return (empirical_ntk(self.model, x_train, method=self.config.method),
+                empirical_ntk(self.model, x_test, x_train, method=self.config.method))
 
     def _predictor(self):
         """A frozen-kernel predictor on the current network's kernel (full training set)."""
-        return kernel_predictor.FrozenKernelPredictor(
+        return FrozenKernelPredictor(
             *self._kernels(), self.task.y_train, self.task.y_test, **self.predictor_options
         )
 
@@ -119,3 +103,11 @@ class KernelObserver:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
         return results, arrays
+
+
+def predictor_options(spec):
+    """The frozen-kernel predictors' settings of a `config.RunSpec`: the run's alpha, loss and
+    gradient flow (the predictors always follow a gradient flow, whatever trains the network)."""
+    d = spec.dynamics
+    return dict(alpha=spec.alpha, loss=spec.loss.name, soft_hinge_beta=spec.loss.soft_hinge_beta,
+                max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau, dt0=d.dt0, max_steps=d.max_steps)

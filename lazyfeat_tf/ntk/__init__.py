@@ -1,0 +1,26 @@
+"""The empirical neural tangent kernel and what is measured with it.
+
+- `empirical`: `empirical_ntk(model, x1, x2=None, method=..., per_layer=...)`, the `[n1, n2]`
+  kernel Theta of the raw output f (structured derivatives or a generic Jacobian contraction);
+- `metrics`: drift, kernel-label alignment, top eigenvalues, effective rank of a kernel;
+- `tracker`: `KernelTracker`, those metrics on fixed train/test probes along training;
+- `predictor`: `FrozenKernelPredictor`, the linear model on a frozen Theta trained with the run's
+  loss and gradient flow (the lazy baseline);
+- `observer`: `KernelObserver`, what a training run measures at its records and at its end.
+
+Reference:
+    Geiger, Spigler, Jacot & Wyart (2020), "Disentangling feature and lazy training in deep neural
+    networks", J. Stat. Mech. 113301, arXiv:1906.08034.
+"""
+
+from lazyfeat_tf.ntk.empirical import METHODS, Method, empirical_ntk, resolve_method, supports_structured
+from lazyfeat_tf.ntk.metrics import effective_rank, kernel_alignment, relative_drift, top_eigenvalues
+from lazyfeat_tf.ntk.observer import KernelObserver, predictor_options
+from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelSystem
+from lazyfeat_tf.ntk.tracker import TOTAL, KernelTracker
+
+__all__ = [
+    "METHODS", "Method", "empirical_ntk", "resolve_method", "supports_structured",
+    "effective_rank", "kernel_alignment", "relative_drift", "top_eigenvalues",
+    "KernelObserver", "predictor_options", "FrozenKernelPredictor", "KernelSystem", "TOTAL", "KernelTracker",
+]
