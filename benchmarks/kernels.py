@@ -1,4 +1,4 @@
-"""Benchmark of `lazyfeat_tf.kernels.empirical_ntk`: structured vs jacobian.
+"""Benchmark of `lazyfeat_tf.ntk.empirical_ntk`: structured vs jacobian.
 
 Run from the repository root:
 
@@ -29,29 +29,13 @@ GIB = 2**30
 
 
 def build(n, d, h, depth, dtype, seed=0):
-    import ml_collections
     import numpy as np
 
     from lazyfeat_tf import models
+    from lazyfeat_tf.config import ModelSpec
 
-    config = ml_collections.ConfigDict(
-        dict(
-            alpha=None,
-            alpha_sqrt_h=1.0,
-            seed=seed,
-            dtype=dtype,
-            model=dict(
-                kind="fc",
-                depth=depth,
-                width=h,
-                activation="softplus",
-                softplus_beta=5.0,
-                use_bias=False,
-                beta=0.0,
-            ),
-        )
-    )
-    model = models.build_model(config, (d,))
+    network = ModelSpec(kind="fc", depth=depth, width=h, activation="softplus")
+    model = models.build_model(network, (d,), alpha=1.0 / h**0.5, seed=seed, dtype=dtype)
     x = np.random.default_rng(seed).normal(size=(n, d)).astype(dtype)
     return model, x
 
@@ -77,13 +61,13 @@ def run_case(args):
 
     import numpy as np
 
-    from lazyfeat_tf import kernels
+    from lazyfeat_tf import ntk
 
     model, x = build(args.n, args.d, args.h, args.depth, args.dtype)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        theta = kernels.empirical_ntk(model, x, method=args.case)
+        theta = ntk.empirical_ntk(model, x, method=args.case)
         theta = theta.numpy()
         times.append(time.perf_counter() - start)
     result = {

@@ -42,15 +42,8 @@ TARGET = 1.3
 
 
 def build_system(dtype, seed=0):
-    config = config_lib.base_config()
-    config.alpha_sqrt_h = 1.0
-    config.dtype = dtype
-    config.seed = seed
-    config.model.kind = "fc"
-    config.model.width = WIDTH
-    config.model.depth = DEPTH
-    config.model.activation = "softplus"
-    model = models.build_model(config, (DIM,))
+    network = config_lib.ModelSpec(kind="fc", width=WIDTH, depth=DEPTH, activation="softplus")
+    model = models.build_model(network, (DIM,), alpha=1.0 / math.sqrt(WIDTH), seed=seed, dtype=dtype)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N_TRAIN, DIM))
     x *= math.sqrt(DIM) / np.linalg.norm(x, axis=1, keepdims=True)

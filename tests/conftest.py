@@ -97,3 +97,20 @@ def snapshot(path):
 @pytest.fixture
 def dir_snapshot():
     return snapshot
+
+
+def build_model(config, input_shape):
+    """The model of a run config (e.g. `tiny_config()`): `models.build_run_model` of its resolved spec."""
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf import models
+
+    return models.build_run_model(config_lib.resolve(config), input_shape)
+
+
+def task_of(config, dtype=None):
+    """The `data.BinaryTask` of a run config, in `dtype` (default: the config's)."""
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf import data
+
+    spec = config_lib.resolve(config)
+    return data.load_task(spec.data, dtype or spec.dtype)

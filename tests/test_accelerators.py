@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT, tiny_config
-from lazyfeat_tf import accelerators, config as config_lib, data, dynamics, kernels, models, stochastic, train
+from conftest import REPO_ROOT, build_model, task_of, tiny_config
+from lazyfeat_tf import accelerators, dynamics, models, ntk, stochastic, train
+from lazyfeat_tf import config as config_lib
 
 # ----------------------------------------------------------------------------------------------
 # Selection
@@ -23,10 +24,10 @@ from lazyfeat_tf import accelerators, config as config_lib, data, dynamics, kern
 def test_distribute_defaults_to_auto_and_is_validated():
     config = tiny_config()
     assert config.distribute == "auto"
-    config_lib.validate(config)
+    assert config_lib.resolve(config).distribute == "auto"
     config.distribute = "xpu"
     with pytest.raises(config_lib.ConfigError) as error:
-        config_lib.validate(config)
+        config_lib.resolve(config)
     assert str(error.value) == "config.distribute='xpu': must be one of auto, tpu, gpu, cpu"
 
 
@@ -88,7 +89,7 @@ def test_unmet_request_fails_before_any_file_is_written(tmp_path):
 
 def test_distribute_is_not_part_of_the_run_identity(tmp_path):
     config = tiny_config(dynamics__max_steps=5)
-    assert "distribute" not in train.resolved_config(config)
+    assert "distribute" not in config_lib.resolve(config).to_json()
     results = train.train_and_evaluate(config, str(tmp_path / "run"))
     assert (results["accelerator"], results["replicas"]) == ("cpu", 1)
     config.distribute = "cpu"  # the same run: found finished, not refused as a different one
@@ -97,8 +98,8 @@ def test_distribute_is_not_part_of_the_run_identity(tmp_path):
 
 def test_single_device_system_is_the_plain_network_system():
     config = tiny_config()
-    task = data.load_task(config.data)
-    model = models.build_model(config, task.input_shape)
+    task = task_of(config)
+    model = build_model(config, task.input_shape)
     for strategy in (None, accelerators.select_strategy("cpu")):
         system = accelerators.make_system(model, task.x_train, task.y_train, strategy=strategy)
         assert type(system) is dynamics.NetworkSystem
@@ -113,8 +114,8 @@ def test_single_device_system_is_the_plain_network_system():
 
 def _system(dtype="float64", **overrides):
     config = tiny_config(dtype=dtype, **overrides)
-    task = data.load_task(config.data, dtype)
-    model = models.build_model(config, task.input_shape)
+    task = task_of(config, dtype)
+    model = build_model(config, task.input_shape)
     return model, dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name)
 
 
@@ -146,17 +147,16 @@ def test_minibatch_step_compiles_with_xla_and_matches(kind):
 @pytest.mark.parametrize("kind,method", [("fc", "structured"), ("fc", "jacobian"), ("cnn", "structured")])
 def test_kernels_compile_with_xla(kind, method):
     if kind == "fc":
-        config, shape = tiny_config(dtype="float64", model__width=8), (8,)
+        spec, shape = config_lib.ModelSpec(width=8), (8,)
     else:
-        config, shape = tiny_config(dtype="float64", model__kind="cnn", model__width=3,
-                                    model__activation="relu"), (28, 28, 1)
-    model = models.build_model(config, shape)
+        spec, shape = config_lib.ModelSpec(kind="cnn", width=3, activation="relu"), (28, 28, 1)
+    model = models.build_model(spec, shape, alpha=1.0, dtype="float64")
     rng = np.random.default_rng(0)
     x1, x2 = rng.standard_normal((6,) + shape), rng.standard_normal((4,) + shape)
     compiled = tf.function(
-        lambda a, b: kernels.empirical_ntk(model, a, b, method=method, per_layer=True), jit_compile=True)
+        lambda a, b: ntk.empirical_ntk(model, a, b, method=method, per_layer=True), jit_compile=True)
     got = compiled(tf.constant(x1), tf.constant(x2))
-    want = kernels.empirical_ntk(model, x1, x2, method=method, per_layer=True)
+    want = ntk.empirical_ntk(model, x1, x2, method=method, per_layer=True)
     assert list(got) == list(want)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12,
@@ -174,8 +174,10 @@ MIRRORED_SCRIPT = textwrap.dedent(r'''
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
     import numpy as np
-    from conftest import tiny_config
-    from lazyfeat_tf import accelerators, data, dynamics, kernels, models, stochastic, train
+    from conftest import build_model, task_of, tiny_config
+    from lazyfeat_tf import accelerators, dynamics, models, stochastic, train
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf.ntk import empirical
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     report = {"replicas": strategy.num_replicas_in_sync, "sharded": accelerators.is_sharded(strategy),
@@ -186,11 +188,11 @@ MIRRORED_SCRIPT = textwrap.dedent(r'''
 
     # 63 training points and batches of 15: both need padding to split over 2 replicas.
     config = tiny_config(dtype="float64", data__n_train=63, dynamics__batch_size=15)
-    task = data.load_task(config.data, "float64")
+    task = task_of(config, "float64")
 
     def trained(make_trainer, steps, strategy, jit):
         with accelerators.scope(strategy):
-            model = models.build_model(config, task.input_shape)
+            model = build_model(config, task.input_shape)
             system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,
                                               strategy=strategy, jit_compile=jit)
             trainer = make_trainer(system, jit)
@@ -214,23 +216,24 @@ MIRRORED_SCRIPT = textwrap.dedent(r'''
 
     # Kernels: the same (mirrored) model, outside the scope (one device) and inside (sharded rows).
     calls = []
-    sharded_run = kernels._sharded_run
-    kernels._sharded_run = lambda *args: calls.append(1) or sharded_run(*args)
-    cnn_config = tiny_config(dtype="float64", model__kind="cnn", model__width=3, model__activation="relu")
+    sharded_run = empirical._sharded_run
+    empirical._sharded_run = lambda *args: calls.append(1) or sharded_run(*args)
+    fc_spec = config_lib.resolve(config)
+    cnn_model = config_lib.ModelSpec(kind="cnn", width=3, activation="relu")
     rng = np.random.default_rng(0)
-    for kind, cfg, shape in (("fc", config, task.input_shape), ("cnn", cnn_config, (28, 28, 1))):
+    for kind, spec, shape in (("fc", fc_spec.model, task.input_shape), ("cnn", cnn_model, (28, 28, 1))):
         with strategy.scope():
-            model = models.build_model(cfg, shape)
+            model = models.build_model(spec, shape, alpha=fc_spec.alpha, dtype="float64")
         x1, x2 = rng.standard_normal((7,) + shape), rng.standard_normal((4,) + shape)
         for method in ("structured", "jacobian"):
             if kind == "cnn" and method == "jacobian":
                 continue
             for label, second in (("x1 x x1", None), ("x1 x x2", x2)):
-                want = kernels.empirical_ntk(model, x1, second, method=method, per_layer=True)
+                want = empirical.empirical_ntk(model, x1, second, method=method, per_layer=True)
                 before = len(calls)
                 with strategy.scope():
-                    got = kernels.empirical_ntk(model, x1, second, method=method, per_layer=True)
-                    in_graph = tf.function(lambda a: kernels.empirical_ntk(model, a, second, method=method))(x1)
+                    got = empirical.empirical_ntk(model, x1, second, method=method, per_layer=True)
+                    in_graph = tf.function(lambda a: empirical.empirical_ntk(model, a, second, method=method))(x1)
                 report[f"ntk/{kind}/{method}/{label}"] = {
                     "sharded_calls": len(calls) - before, "layers": [list(want), list(got)],
                     "shape": list(got[list(got)[0]].shape),

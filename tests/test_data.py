@@ -1,6 +1,7 @@
 """Tests of lazyfeat_tf.data: IDX parsing, the balancing/centring/normalisation protocol, PCA,
 the tfds path (mocked) and the one-line errors. Offline and fast; fixtures are written to tmp dirs."""
 
+import dataclasses
 import gzip
 import os
 import struct
@@ -8,6 +9,7 @@ import struct
 import numpy as np
 import pytest
 
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import data
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -68,9 +70,8 @@ def mnist_dir(tmp_path_factory):
 
 
 def config(**overrides):
-    c = data.default_data_config()
-    c.update(overrides)
-    return c
+    """The `config.DataSpec` of the defaults with `overrides` (validated on construction)."""
+    return config_lib.DataSpec(**overrides)
 
 
 def fake_config(mnist_dir, **overrides):
@@ -375,21 +376,19 @@ def test_tfds_failure_is_one_line(monkeypatch):
                                      "dataset-fashion-mnist", "--config.data.path"]),
 ])
 def test_config_errors_are_one_line(overrides, parts):
-    with pytest.raises(data.DataError) as e:
-        data.validate_data_config(config(**overrides))
+    with pytest.raises(data.DataError) as e:  # from the spec's own checks, or (files) from load_task
+        data.load_task(config(**overrides))
     msg = str(e.value)
     assert "\n" not in msg
     for part in parts:
         assert part in msg, (part, msg)
-    with pytest.raises(data.DataError):  # load_task validates first
-        data.load_task(config(**overrides))
 
 
 def test_missing_idx_file(tmp_path):
     root = make_mnist_dir(tmp_path)
     os.remove(os.path.join(root, "t10k-labels-idx1-ubyte.gz"))
     with pytest.raises(data.DataError) as e:
-        data.validate_data_config(config(name="mnist", path=root))
+        data.load_task(config(name="mnist", path=root))
     msg = str(e.value)
     assert f"data.path={root!r}" in msg and "t10k-labels-idx1-ubyte" in msg and "\n" not in msg
 
@@ -406,13 +405,16 @@ def test_bad_dtype_and_missing_field(mnist_dir):
     with pytest.raises(data.DataError, match="dtype='float16'"):
         data.load_task(fake_config(mnist_dir), dtype="float16")
     assert data.load_task(fake_config(mnist_dir), dtype=np.float64).x_train.dtype == np.float64
-    c = fake_config(mnist_dir)
-    del c["pca"]
-    with pytest.raises(data.DataError, match="'pca'"):
-        data.validate_data_config(c)
+    run = config_lib.base_config()
+    run.alpha_sqrt_h = 1.0
+    run.data.unlock()
+    run.data.pcaa = 3
+    with pytest.raises(config_lib.ConfigError, match="config.data.pcaa: no such field; the fields are dim, "):
+        config_lib.resolve(run)
 
 
 def test_default_config_fields():
-    c = data.default_data_config()
+    c = config_lib.DataSpec()
     assert (c.name, c.source, c.path) == ("fashion_mnist", "idx", "/usr/share/datasets/fashion-mnist")
     assert (c.n_train, c.n_test, c.seed, c.pca, c.whiten, c.dim) == (1000, 1000, 0, 0, False, 16)
+    assert config_lib.base_config().data.to_dict() == dataclasses.asdict(c)  # one schema

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_config
-from lazyfeat_tf import data, dynamics, losses, models, stochastic
+from conftest import build_model, task_of, tiny_config
+from lazyfeat_tf import dynamics, losses, stochastic
 
 
 def sign_task(n=16, d=4, seed=0, dtype="float64"):
@@ -24,7 +24,7 @@ def sign_task(n=16, d=4, seed=0, dtype="float64"):
 def make_system(dtype="float64", n=16, d=4, width=8, depth=2, alpha_sqrt_h=1.0, loss="soft_hinge", seed=0):
     config = tiny_config(dtype=dtype, model__width=width, model__depth=depth, alpha_sqrt_h=alpha_sqrt_h,
                          seed=seed)
-    model = models.build_model(config, (d,))
+    model = build_model(config, (d,))
     x, y = sign_task(n, d, dtype=dtype)
     return model, dynamics.NetworkSystem(model, x, y, loss)
 
@@ -32,8 +32,8 @@ def make_system(dtype="float64", n=16, d=4, width=8, depth=2, alpha_sqrt_h=1.0, 
 def synthetic_system(dtype="float32", **overrides):
     """The network of `tiny_config` on its synthetic task (dim 8, 64 points)."""
     config = tiny_config(dtype=dtype, **overrides)
-    task = data.load_task(config.data, dtype)
-    model = models.build_model(config, task.input_shape)
+    task = task_of(config, dtype)
+    model = build_model(config, task.input_shape)
     return model, dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name), task
 
 
@@ -247,8 +247,8 @@ def test_float64_throughout():
     assert np.asarray(model(system.x)).dtype == np.float64
     # float32 follows the same trajectory to float32 accuracy (same weights: the initializer draws
     # different numbers for different dtypes, so copy them).
-    model64 = models.build_model(tiny_config(dtype="float64", model__depth=2), (4,))
-    model32 = models.build_model(tiny_config(dtype="float32", model__depth=2), (4,))
+    model64 = build_model(tiny_config(dtype="float64", model__depth=2), (4,))
+    model32 = build_model(tiny_config(dtype="float32", model__depth=2), (4,))
     model32.set_weights([w.astype("float32") for w in model64.get_weights()])
     x, y = sign_task()
     system64 = dynamics.NetworkSystem(model64, x, y, "soft_hinge")

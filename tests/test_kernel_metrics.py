@@ -1,4 +1,4 @@
-"""Tests of lazyfeat_tf.kernel_metrics: metric functions and KernelTracker."""
+"""Tests of lazyfeat_tf.ntk.metrics and lazyfeat_tf.ntk.tracker: metric functions and KernelTracker."""
 
 import io
 import json
@@ -8,68 +8,68 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_kernels import make_config
-from lazyfeat_tf import kernel_metrics, kernels, models
+import test_kernels
+from lazyfeat_tf import ntk
 
 
 def test_relative_drift():
     theta = np.random.default_rng(0).normal(size=(5, 5))
-    assert kernel_metrics.relative_drift(theta, theta) == 0.0
-    assert kernel_metrics.relative_drift(1.5 * np.eye(4), np.eye(4)) == pytest.approx(0.5, rel=1e-15)
+    assert ntk.relative_drift(theta, theta) == 0.0
+    assert ntk.relative_drift(1.5 * np.eye(4), np.eye(4)) == pytest.approx(0.5, rel=1e-15)
     # ||E||_F = 2 (one entry), ||Theta_0||_F = sqrt(4) = 2.
     change = np.zeros((4, 4))
     change[1, 2] = 2.0
-    assert kernel_metrics.relative_drift(np.eye(4) + change, np.eye(4)) == pytest.approx(1.0, rel=1e-15)
-    assert kernel_metrics.relative_drift(
+    assert ntk.relative_drift(np.eye(4) + change, np.eye(4)) == pytest.approx(1.0, rel=1e-15)
+    assert ntk.relative_drift(
         tf.constant(2.0 * np.eye(3)), tf.eye(3, dtype=tf.float64)
     ) == pytest.approx(1.0)
-    assert kernel_metrics.relative_drift(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0
-    assert kernel_metrics.relative_drift(np.ones((2, 2)), np.zeros((2, 2))) == float("inf")
+    assert ntk.relative_drift(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0
+    assert ntk.relative_drift(np.ones((2, 2)), np.zeros((2, 2))) == float("inf")
     with pytest.raises(ValueError, match="same shape"):
-        kernel_metrics.relative_drift(np.eye(2), np.eye(3))
+        ntk.relative_drift(np.eye(2), np.eye(3))
 
 
 def test_kernel_alignment():
     y = np.array([1.0, -1.0, -1.0, 1.0, 1.0])
-    assert kernel_metrics.kernel_alignment(np.outer(y, y), y) == pytest.approx(1.0, rel=1e-15)
-    assert kernel_metrics.kernel_alignment(3.0 * np.outer(y, y), 2.0 * y) == pytest.approx(1.0, rel=1e-15)
-    assert kernel_metrics.kernel_alignment(-np.outer(y, y), y) == pytest.approx(-1.0, rel=1e-15)
+    assert ntk.kernel_alignment(np.outer(y, y), y) == pytest.approx(1.0, rel=1e-15)
+    assert ntk.kernel_alignment(3.0 * np.outer(y, y), 2.0 * y) == pytest.approx(1.0, rel=1e-15)
+    assert ntk.kernel_alignment(-np.outer(y, y), y) == pytest.approx(-1.0, rel=1e-15)
     # Identity: y^T y / (sqrt(n) ||y||^2) = 1 / sqrt(n).
-    assert kernel_metrics.kernel_alignment(np.eye(5), y) == pytest.approx(1.0 / np.sqrt(5.0), rel=1e-15)
-    assert kernel_metrics.kernel_alignment(np.outer(y, y), y[:, None]) == pytest.approx(1.0)
+    assert ntk.kernel_alignment(np.eye(5), y) == pytest.approx(1.0 / np.sqrt(5.0), rel=1e-15)
+    assert ntk.kernel_alignment(np.outer(y, y), y[:, None]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="len\\(y\\) = 4"):
-        kernel_metrics.kernel_alignment(np.eye(5), y[:4])
+        ntk.kernel_alignment(np.eye(5), y[:4])
 
 
 def test_top_eigenvalues():
     theta = np.diag([3.0, 1.0, 2.0, 5.0])
-    assert kernel_metrics.top_eigenvalues(theta, 2) == pytest.approx([5.0, 3.0], rel=1e-14)
-    assert kernel_metrics.top_eigenvalues(theta, 10) == pytest.approx([5.0, 3.0, 2.0, 1.0], rel=1e-14)
-    assert kernel_metrics.top_eigenvalues(theta, 0) == []
+    assert ntk.top_eigenvalues(theta, 2) == pytest.approx([5.0, 3.0], rel=1e-14)
+    assert ntk.top_eigenvalues(theta, 10) == pytest.approx([5.0, 3.0, 2.0, 1.0], rel=1e-14)
+    assert ntk.top_eigenvalues(theta, 0) == []
     rotation, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))
     rotated = rotation @ theta @ rotation.T
-    assert kernel_metrics.top_eigenvalues(rotated, 3) == pytest.approx([5.0, 3.0, 2.0], rel=1e-12)
-    assert all(isinstance(v, float) for v in kernel_metrics.top_eigenvalues(rotated, 3))
+    assert ntk.top_eigenvalues(rotated, 3) == pytest.approx([5.0, 3.0, 2.0], rel=1e-12)
+    assert all(isinstance(v, float) for v in ntk.top_eigenvalues(rotated, 3))
 
 
 def test_effective_rank():
     for n in (1, 3, 10):
-        assert kernel_metrics.effective_rank(np.eye(n)) == pytest.approx(float(n), rel=1e-15)
-        assert kernel_metrics.effective_rank(7.0 * np.eye(n)) == pytest.approx(float(n), rel=1e-15)
+        assert ntk.effective_rank(np.eye(n)) == pytest.approx(float(n), rel=1e-15)
+        assert ntk.effective_rank(7.0 * np.eye(n)) == pytest.approx(float(n), rel=1e-15)
     v = np.arange(1.0, 6.0)
-    assert kernel_metrics.effective_rank(np.outer(v, v)) == pytest.approx(1.0, rel=1e-14)
+    assert ntk.effective_rank(np.outer(v, v)) == pytest.approx(1.0, rel=1e-14)
     # diag(1, 1, 0, 0): (1 + 1)^2 / (1 + 1) = 2.
-    assert kernel_metrics.effective_rank(np.diag([1.0, 1.0, 0.0, 0.0])) == pytest.approx(2.0)
+    assert ntk.effective_rank(np.diag([1.0, 1.0, 0.0, 0.0])) == pytest.approx(2.0)
     # Equal to (sum lambda)^2 / sum lambda^2 for a random PSD kernel.
     a = np.random.default_rng(2).normal(size=(6, 4))
     eigenvalues = np.linalg.eigvalsh(a @ a.T)
     expected = eigenvalues.sum() ** 2 / (eigenvalues**2).sum()
-    assert kernel_metrics.effective_rank(a @ a.T) == pytest.approx(expected, rel=1e-12)
-    assert kernel_metrics.effective_rank(np.zeros((3, 3))) == 0.0
+    assert ntk.effective_rank(a @ a.T) == pytest.approx(expected, rel=1e-12)
+    assert ntk.effective_rank(np.zeros((3, 3))) == 0.0
 
 
 def make_model(dtype="float64"):
-    return models.build_model(make_config(dtype=dtype), (5,))
+    return test_kernels.make_model((5,), dtype=dtype)
 
 
 def probes(n, seed):
@@ -83,7 +83,7 @@ LAYERS = ["dense_1", "dense_2", "dense_3", "readout"]
 def test_tracker_records():
     model = make_model()
     (x_train, y_train), (x_test, y_test) = probes(12, 0), probes(7, 1)
-    tracker = kernel_metrics.KernelTracker(
+    tracker = ntk.KernelTracker(
         model, x_train, y_train, x_test, y_test, n_eigenvalues=4, heatmap_size=5
     )
     assert tracker.method == "structured"
@@ -106,12 +106,12 @@ def test_tracker_records():
     json.loads(json.dumps(record, allow_nan=False))
 
     # The recorded values are those of the kernels.
-    theta = kernels.empirical_ntk(model, x_train).numpy()
+    theta = ntk.empirical_ntk(model, x_train).numpy()
     assert record["alignment"]["train"] == pytest.approx(
-        kernel_metrics.kernel_alignment(theta, y_train), rel=1e-12
+        ntk.kernel_alignment(theta, y_train), rel=1e-12
     )
     assert record["eigenvalues"]["train"] == pytest.approx(
-        kernel_metrics.top_eigenvalues(theta, 4), rel=1e-12
+        ntk.top_eigenvalues(theta, 4), rel=1e-12
     )
 
     # Perturb the trained weights: every layer's kernel moves; the frozen copy does not matter.
@@ -126,8 +126,8 @@ def test_tracker_records():
         assert all(v > 0.0 for v in record["drift"][split]["layers"].values())
     assert np.abs(np.array(record["heatmap"])).max() > 0.0
     json.loads(json.dumps(record, allow_nan=False))
-    theta_t = kernels.empirical_ntk(model, x_train).numpy()
-    expected = kernel_metrics.relative_drift(theta_t, initial["train/total"])
+    theta_t = ntk.empirical_ntk(model, x_train).numpy()
+    expected = ntk.relative_drift(theta_t, initial["train/total"])
     assert record["drift"]["train"]["total"] == pytest.approx(expected, rel=1e-12)
     heatmap = (theta_t - initial["train/total"])[:5, :5] / np.linalg.norm(initial["train/total"])
     np.testing.assert_allclose(record["heatmap"], heatmap, rtol=1e-10, atol=1e-14)
@@ -153,7 +153,7 @@ def test_tracker_records():
 def test_tracker_without_test_probes_float32():
     model = make_model("float32")
     x, y = probes(6, 4)
-    tracker = kernel_metrics.KernelTracker(model, x.astype("float32"), y, n_eigenvalues=10, heatmap_size=16)
+    tracker = ntk.KernelTracker(model, x.astype("float32"), y, n_eigenvalues=10, heatmap_size=16)
     record = tracker.measure(0)
     for key in ("drift", "alignment", "eigenvalues", "effective_rank"):
         assert set(record[key]) == {"train"}, key
@@ -172,26 +172,26 @@ def test_tracker_on_any_keras_model_uses_the_jacobian_method():
                               keras.layers.Dense(7, activation="tanh", name="hidden", dtype="float64"),
                               keras.layers.Dense(1, name="out", dtype="float64")])
     (x, y), (x_test, y_test) = probes(9, 6), probes(4, 7)
-    tracker = kernel_metrics.KernelTracker(model, x, y, x_test, y_test)
+    tracker = ntk.KernelTracker(model, x, y, x_test, y_test)
     assert tracker.method == "jacobian"
     assert set(tracker.initial_kernels()) == {f"{s}/{n}" for s in ("train", "test") for n in ("hidden", "out", "total")}
-    theta_0 = kernels.empirical_ntk(model, x, method="jacobian").numpy()
+    theta_0 = ntk.empirical_ntk(model, x, method="jacobian").numpy()
     for v in model.trainable_variables:
         v.assign(v + 0.1)
     record = tracker.measure(1.0)
-    theta_t = kernels.empirical_ntk(model, x, method="jacobian").numpy()
+    theta_t = ntk.empirical_ntk(model, x, method="jacobian").numpy()
     assert record["drift"]["train"]["total"] > 0.01
-    assert record["drift"]["train"]["total"] == pytest.approx(kernel_metrics.relative_drift(theta_t, theta_0), rel=1e-12)
+    assert record["drift"]["train"]["total"] == pytest.approx(ntk.relative_drift(theta_t, theta_0), rel=1e-12)
 
 
 def test_tracker_argument_errors():
     model = make_model()
     x, y = probes(4, 5)
     with pytest.raises(ValueError, match="one label per probe"):
-        kernel_metrics.KernelTracker(model, x, y[:3])
+        ntk.KernelTracker(model, x, y[:3])
     with pytest.raises(ValueError, match="y_test_probe"):
-        kernel_metrics.KernelTracker(model, x, y, x, None)
+        ntk.KernelTracker(model, x, y, x, None)
     with pytest.raises(ValueError, match="received method='fast'"):
-        kernel_metrics.KernelTracker(model, x, y, method="fast")
+        ntk.KernelTracker(model, x, y, method="fast")
     with pytest.raises(ValueError, match="n_eigenvalues=-1"):
-        kernel_metrics.KernelTracker(model, x, y, n_eigenvalues=-1)
+        ntk.KernelTracker(model, x, y, n_eigenvalues=-1)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_config
-from lazyfeat_tf import kernel_predictor, train
+from lazyfeat_tf import ntk, train
 from test_train import Interrupt, assert_same_run, interrupt_at_checkpoint, read_metrics
 
 
@@ -100,7 +100,7 @@ def test_frozen_kernel_model_follows_its_ode(jit_compile):
     theta, theta_test = theta_all[:n, :n], theta_all[n:, :n]
     y = np.where(rng.standard_normal(n) > 0, 1.0, -1.0)
     y_test = np.ones(n_test)
-    predictor = kernel_predictor.FrozenKernelPredictor(theta, theta_test, y, y_test, alpha=0.3,
+    predictor = ntk.FrozenKernelPredictor(theta, theta_test, y, y_test, alpha=0.3,
                                                        max_dout=1e-3, max_dgrad=1e-6, jit_compile=jit_compile)
     assert predictor.flow._advance._jit_compile is jit_compile
     state = predictor.advance_to(0.7)
@@ -121,7 +121,7 @@ def test_background_compilation_changes_nothing():
     a = rng.standard_normal((10, 3))
     theta = a @ a.T + 0.1 * np.eye(10)
     y = np.where(rng.standard_normal(10) > 0, 1.0, -1.0)
-    plain, early = (kernel_predictor.FrozenKernelPredictor(theta, theta[:4], y, y[:4], alpha=2.0)
+    plain, early = (ntk.FrozenKernelPredictor(theta, theta[:4], y, y[:4], alpha=2.0)
                     for _ in range(2))
     early.compile_in_background()
     np.testing.assert_array_equal(early.train_outputs(), np.zeros(10))  # waits for the compilation
@@ -136,6 +136,6 @@ def test_advance_to_a_float32_time_terminates():
     """0.02 is not a float32: the target must be compared as the flow stores time."""
     theta = np.eye(4, dtype=np.float32)
     y = np.array([1, -1, 1, -1], np.float32)
-    predictor = kernel_predictor.FrozenKernelPredictor(theta, theta, y, y, alpha=1.0)
+    predictor = ntk.FrozenKernelPredictor(theta, theta, y, y, alpha=1.0)
     state = predictor.advance_to(0.02, max_attempts=50)
     assert state.t == pytest.approx(0.02) and state.status == "running"

@@ -1,35 +1,24 @@
-"""Tests of lazyfeat_tf.kernels: structured vs jacobian vs an explicit per-example reference."""
+"""Tests of lazyfeat_tf.ntk.empirical: structured vs jacobian vs an explicit per-example reference."""
+
+import math
 
 import keras
-import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from lazyfeat_tf import kernels, layers, models
+from lazyfeat_tf import layers, models, ntk
+from lazyfeat_tf.ntk import empirical
+from lazyfeat_tf.config import ModelSpec
 
 FLOAT64_RTOL = 1e-10
 FLOAT32_RTOL = 1e-5
 
 
-def make_config(kind="fc", depth=3, width=8, activation="softplus", use_bias=True, dtype="float64"):
-    return ml_collections.ConfigDict(
-        dict(
-            alpha=None,
-            alpha_sqrt_h=1.0,
-            seed=0,
-            dtype=dtype,
-            model=dict(
-                kind=kind,
-                depth=depth,
-                width=width,
-                activation=activation,
-                softplus_beta=5.0,
-                use_bias=use_bias,
-                beta=0.5,
-            ),
-        )
-    )
+def make_model(shape, kind="fc", depth=3, width=8, activation="softplus", use_bias=True, dtype="float64"):
+    """A network of the package at alpha*sqrt(h) = 1, seed 0 (its bias scale beta = 0.5 when it has biases)."""
+    spec = ModelSpec(kind=kind, depth=depth, width=width, activation=activation, use_bias=use_bias, beta=0.5)
+    return models.build_model(spec, shape, alpha=1.0 / math.sqrt(width), seed=0, dtype=dtype)
 
 
 FC_SHAPE = (6,)
@@ -84,8 +73,8 @@ def assert_close(actual, expected, rtol, what):
 
 
 def check_methods_agree(model, x1, x2, rtol=FLOAT64_RTOL, label=""):
-    structured = kernels.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
-    jacobian = kernels.empirical_ntk(model, x1, x2, method="jacobian", per_layer=True)
+    structured = ntk.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
+    jacobian = ntk.empirical_ntk(model, x1, x2, method="jacobian", per_layer=True)
     assert list(structured) == [layer.name for layer in models.parts(model).parameter_layers]
     assert list(jacobian) == list(structured)
     n2 = len(x1) if x2 is None else len(x2)
@@ -94,7 +83,7 @@ def check_methods_agree(model, x1, x2, rtol=FLOAT64_RTOL, label=""):
         assert_close(
             structured[name], jacobian[name], rtol, f"method=structured vs jacobian {label} layer {name}"
         )
-    total = kernels.empirical_ntk(model, x1, x2, method="structured")
+    total = ntk.empirical_ntk(model, x1, x2, method="structured")
     assert_close(
         total, sum(np.asarray(k) for k in structured.values()), 1e-13, f"method=structured {label} sum"
     )
@@ -112,28 +101,26 @@ def check_methods_agree_on_both_forms(model, x1, x2, label):
     [("softplus", True, 3), ("softplus", False, 1), ("relu", True, 1), ("relu", False, 3)],
 )
 def test_structured_matches_jacobian_fc(activation, use_bias, depth):
-    model = models.build_model(make_config("fc", depth, 8, activation, use_bias), FC_SHAPE)
+    model = make_model(FC_SHAPE, "fc", depth, 8, activation, use_bias)
     check_methods_agree_on_both_forms(model, inputs(7, FC_SHAPE, 1), inputs(5, FC_SHAPE, 2),
                                       f"fc {activation} bias={use_bias} depth={depth}")
 
 
 @pytest.mark.parametrize("activation,use_bias", [("relu", True), ("softplus", False)])
 def test_structured_matches_jacobian_cnn(activation, use_bias):
-    model = models.build_model(
-        make_config("cnn", width=3, activation=activation, use_bias=use_bias), CNN_SHAPE
-    )
+    model = make_model(CNN_SHAPE, "cnn", width=3, activation=activation, use_bias=use_bias)
     check_methods_agree_on_both_forms(model, inputs(4, CNN_SHAPE, 1), inputs(3, CNN_SHAPE, 2),
                                       f"cnn {activation} bias={use_bias}")
 
 
 @pytest.mark.parametrize("kind,shape", [("fc", FC_SHAPE), ("cnn", CNN_SHAPE)])
 def test_both_methods_match_explicit_reference(kind, shape):
-    model = models.build_model(make_config(kind, depth=2, width=3, use_bias=True), shape)
+    model = make_model(shape, kind, depth=2, width=3, use_bias=True)
     x1, x2 = inputs(4, shape, 3), inputs(3, shape, 4)
     for x2_ in (None, x2):
         reference = our_reference(model, x1, x2_)
         for method in ("structured", "jacobian"):
-            result = kernels.empirical_ntk(model, x1, x2_, method=method, per_layer=True)
+            result = ntk.empirical_ntk(model, x1, x2_, method=method, per_layer=True)
             assert list(result) == list(reference), f"method={method}: layer names"
             for name in reference:
                 assert_close(
@@ -142,42 +129,42 @@ def test_both_methods_match_explicit_reference(kind, shape):
 
 
 def test_symmetric_kernel_is_symmetric_and_matches_cross_kernel():
-    model = models.build_model(make_config("fc", width=5), FC_SHAPE)
+    model = make_model(FC_SHAPE, "fc", width=5)
     x = inputs(6, FC_SHAPE, 5)
     for method in ("structured", "jacobian"):
-        sym = kernels.empirical_ntk(model, x, method=method).numpy()
-        cross = kernels.empirical_ntk(model, x, x, method=method).numpy()
+        sym = ntk.empirical_ntk(model, x, method=method).numpy()
+        cross = ntk.empirical_ntk(model, x, x, method=method).numpy()
         assert_close(sym, cross, 1e-14, f"method={method} x2=None vs x2=x1")
         assert_close(sym, sym.T, 1e-14, f"method={method} symmetry")
 
 
 def test_chunking_gives_the_same_kernel(monkeypatch):
-    fc = models.build_model(make_config("fc", width=5), FC_SHAPE)
-    cnn = models.build_model(make_config("cnn", width=3), CNN_SHAPE)
+    fc = make_model(FC_SHAPE, "fc", width=5)
+    cnn = make_model(CNN_SHAPE, "cnn", width=3)
     for model, shape in ((fc, FC_SHAPE), (cnn, CNN_SHAPE)):
         x1, x2 = inputs(5, shape, 6), inputs(3, shape, 7)
         for x2_ in (None, x2):
             total = sum(our_reference(model, x1, x2_).values())
-            chunked = kernels.empirical_ntk(model, x1, x2_, method="structured", batch_size=2)
+            chunked = ntk.empirical_ntk(model, x1, x2_, method="structured", batch_size=2)
             assert_close(chunked, total, FLOAT64_RTOL, f"method=structured batch_size=2 {model.name}")
             if model is fc:
-                chunked = kernels.empirical_ntk(model, x1, x2_, method="jacobian", batch_size=2)
+                chunked = ntk.empirical_ntk(model, x1, x2_, method="jacobian", batch_size=2)
                 assert_close(chunked, total, FLOAT64_RTOL, "method=jacobian batch_size=2")
     # Tiny budgets: one conv output channel per block; one variable per Jacobian chunk and, for
     # the conv kernels, one sample per row block (column blocks recomputed).
-    monkeypatch.setattr(kernels, "STRUCTURED_CHUNK_BYTES", 1)
-    monkeypatch.setattr(kernels, "JACOBIAN_CHUNK_BYTES", 8 * 3 * 40)
+    monkeypatch.setattr(empirical, "STRUCTURED_CHUNK_BYTES", 1)
+    monkeypatch.setattr(empirical, "JACOBIAN_CHUNK_BYTES", 8 * 3 * 40)
     x1, x2 = inputs(3, CNN_SHAPE, 8), inputs(2, CNN_SHAPE, 9)
     for x2_ in (None, x2):
         total = sum(our_reference(cnn, x1, x2_).values())
         for method in ("structured", "jacobian"):
-            result = kernels.empirical_ntk(cnn, x1, x2_, method=method)
+            result = ntk.empirical_ntk(cnn, x1, x2_, method=method)
             assert_close(result, total, FLOAT64_RTOL, f"method={method} with tiny memory budgets")
 
 
 def _float32_pair(kind, shape):
-    model32 = models.build_model(make_config(kind, width=6 if kind == "fc" else 3, dtype="float32"), shape)
-    model64 = models.build_model(make_config(kind, width=6 if kind == "fc" else 3, dtype="float64"), shape)
+    model32 = make_model(shape, kind, width=6 if kind == "fc" else 3, dtype="float32")
+    model64 = make_model(shape, kind, width=6 if kind == "fc" else 3, dtype="float64")
     model64.set_weights([w.astype("float64") for w in model32.get_weights()])
     return model32, model64
 
@@ -188,13 +175,13 @@ def test_float32_eager_and_tf_function(kind, shape):
     x1, x2 = inputs(5, shape, 10, "float32"), inputs(4, shape, 11, "float32")
     reference = sum(our_reference(model64, x1.astype("float64"), x2.astype("float64")).values())
     for method in ("structured", "jacobian"):
-        eager = kernels.empirical_ntk(model32, x1, x2, method=method)
+        eager = ntk.empirical_ntk(model32, x1, x2, method=method)
         assert eager.dtype == tf.float32, f"method={method}: dtype {eager.dtype}"
         assert_close(eager, reference, FLOAT32_RTOL, f"method={method} float32 eager")
 
         @tf.function
         def compiled(a, b, method=method):
-            return kernels.empirical_ntk(model32, a, b, method=method, per_layer=True)
+            return ntk.empirical_ntk(model32, a, b, method=method, per_layer=True)
 
         traced = compiled(tf.constant(x1), tf.constant(x2))
         assert isinstance(traced, dict)
@@ -203,12 +190,12 @@ def test_float32_eager_and_tf_function(kind, shape):
 
 
 def test_float64_tf_function_with_unknown_batch_size():
-    model = models.build_model(make_config("fc", width=5), FC_SHAPE)
+    model = make_model(FC_SHAPE, "fc", width=5)
     x = inputs(6, FC_SHAPE, 12)
     reference = sum(our_reference(model, x).values())
     for method in ("structured", "jacobian"):
         compiled = tf.function(
-            lambda a, method=method: kernels.empirical_ntk(model, a, method=method, batch_size=2),
+            lambda a, method=method: ntk.empirical_ntk(model, a, method=method, batch_size=2),
             input_signature=[tf.TensorSpec([None, *FC_SHAPE], tf.float64)],
         )
         result = compiled(tf.constant(x))
@@ -253,10 +240,10 @@ def _hand_built_cnn(padding, strides, dtype="float64"):
 @pytest.mark.parametrize("padding,strides", [("same", 2), (0, 2), (2, 3)])
 def test_conv_paddings_and_strides(padding, strides):
     model = _hand_built_cnn(padding, strides)
-    assert kernels.resolve_method(model) == "structured"
+    assert ntk.resolve_method(model) == "structured"
     x1, x2 = inputs(4, (9, 9, 2), 13), inputs(3, (9, 9, 2), 14)
     reference = our_reference(model, x1, x2)
-    result = kernels.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
+    result = ntk.empirical_ntk(model, x1, x2, method="structured", per_layer=True)
     for name in reference:
         assert_close(
             result[name],
@@ -267,9 +254,9 @@ def test_conv_paddings_and_strides(padding, strides):
 
 
 def test_auto_picks_structured_for_our_models_and_jacobian_otherwise():
-    ours = models.build_model(make_config("fc", width=4), FC_SHAPE)
-    assert kernels.resolve_method(ours) == "structured"
-    assert kernels.resolve_method(ours, kernels.Method.JACOBIAN) == "jacobian"
+    ours = make_model(FC_SHAPE, "fc", width=4)
+    assert ntk.resolve_method(ours) == "structured"
+    assert ntk.resolve_method(ours, ntk.Method.JACOBIAN) == "jacobian"
     keras.utils.set_random_seed(0)
     plain = keras.Sequential(
         [
@@ -278,21 +265,21 @@ def test_auto_picks_structured_for_our_models_and_jacobian_otherwise():
             keras.layers.Dense(1, dtype="float64", name="out"),
         ]
     )
-    assert kernels.resolve_method(plain) == "jacobian"
-    assert not kernels.supports_structured(plain)
+    assert ntk.resolve_method(plain) == "jacobian"
+    assert not ntk.supports_structured(plain)
     with pytest.raises(ValueError, match="method='structured'"):
-        kernels.empirical_ntk(plain, inputs(3, FC_SHAPE, 0), method="structured")
+        ntk.empirical_ntk(plain, inputs(3, FC_SHAPE, 0), method="structured")
     x1, x2 = inputs(5, FC_SHAPE, 15), inputs(4, FC_SHAPE, 16)
     groups = [(layer.name, layer.trainable_weights) for layer in plain.layers]
     reference = explicit_ntk(plain, groups, x1, x2)
-    result = kernels.empirical_ntk(plain, x1, x2, per_layer=True)
+    result = ntk.empirical_ntk(plain, x1, x2, per_layer=True)
     assert list(result) == ["hidden", "out"]
     for name in reference:
         assert_close(
             result[name], reference[name], FLOAT64_RTOL, f"method=auto (jacobian) plain Sequential {name}"
         )
     assert_close(
-        kernels.empirical_ntk(plain, x1, x2), sum(reference.values()), FLOAT64_RTOL, "method=auto total"
+        ntk.empirical_ntk(plain, x1, x2), sum(reference.values()), FLOAT64_RTOL, "method=auto total"
     )
 
 
@@ -300,27 +287,27 @@ def test_generic_model_needs_one_output_per_example():
     keras.utils.set_random_seed(0)
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"one output per example.*\(3, 2\)"):
-        kernels.empirical_ntk(plain, np.ones((3, 3), "float32"))
+        ntk.empirical_ntk(plain, np.ones((3, 3), "float32"))
 
 
 def test_unknown_method_and_bad_batch_size_errors():
-    model = models.build_model(make_config("fc", depth=1, width=3), FC_SHAPE)
+    model = make_model(FC_SHAPE, "fc", depth=1, width=3)
     x = inputs(2, FC_SHAPE, 0)
     with pytest.raises(ValueError, match="received method='ntk_fast'") as info:
-        kernels.empirical_ntk(model, x, method="ntk_fast")
+        ntk.empirical_ntk(model, x, method="ntk_fast")
     assert "\n" not in str(info.value)
     with pytest.raises(ValueError, match="received batch_size=0"):
-        kernels.empirical_ntk(model, x, batch_size=0)
+        ntk.empirical_ntk(model, x, batch_size=0)
 
 
 def test_frozen_copy_does_not_enter_the_kernel():
-    model = models.build_model(make_config("fc", depth=2, width=4), FC_SHAPE)
+    model = make_model(FC_SHAPE, "fc", depth=2, width=4)
     x = inputs(4, FC_SHAPE, 17)
-    before = kernels.empirical_ntk(model, x).numpy()
+    before = ntk.empirical_ntk(model, x).numpy()
     net = models.parts(model)
     for v in net.trunk0.weights:  # perturbing the frozen copy changes F but not Theta of f
         v.assign(v + 1.0)
     net.readout.kernel0.assign(net.readout.kernel0 + 1.0)
-    assert_close(kernels.empirical_ntk(model, x), before, 1e-14, "method=auto after changing trunk0/kernel0")
+    assert_close(ntk.empirical_ntk(model, x), before, 1e-14, "method=auto after changing trunk0/kernel0")
     trainable = [v.path for v in model.trainable_variables]
     assert all(not p.startswith("trunk0") and "kernel0" not in p for p in trainable)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from conftest import tiny_config
+from conftest import build_model, tiny_config
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import layers, models
 
 
@@ -25,10 +26,16 @@ def perturb(model, scale=0.3, seed=1):
         v.assign(v.numpy() + scale * rng.standard_normal(v.shape).astype(v.dtype))
 
 
+def cnn_config(**overrides):
+    """`tiny_config` of a CNN of width 4 (ReLU) on an image task (the data is never loaded here)."""
+    return tiny_config(model__kind="cnn", model__width=4, model__activation="relu", data__name="mnist",
+                       data__source="tfds", **overrides)
+
+
 def fc_model(dtype="float32", use_bias=False, input_dim=16, **overrides):
     settings = dict(dtype=dtype, model__use_bias=use_bias, model__beta=0.5 if use_bias else 0.0)
     config = tiny_config(**{**settings, **overrides})
-    return models.build_model(config, (input_dim,)), config
+    return build_model(config, (input_dim,)), config
 
 
 def inputs(n, shape, seed=0, dtype="float32"):
@@ -198,9 +205,8 @@ def test_F_is_zero_at_initialization(kind, alpha_sqrt_h):
         model, _ = fc_model(use_bias=True, alpha_sqrt_h=alpha_sqrt_h, model__beta=1.0)
         x = inputs(32, (16,), seed=3)
     else:
-        config = tiny_config(alpha_sqrt_h=alpha_sqrt_h, model__kind="cnn", model__width=4,
-                             model__activation="relu")
-        model = models.build_model(config, (20, 20, 1))
+        config = cnn_config(alpha_sqrt_h=alpha_sqrt_h)
+        model = build_model(config, (20, 20, 1))
         x = inputs(8, (20, 20, 1), seed=3)
     out = np.asarray(model(x))
     assert out.shape == (len(x),)
@@ -266,9 +272,8 @@ def test_keras_save_and_load_give_equal_F(tmp_path, kind, dtype):
         model, _ = fc_model(dtype, use_bias=True, alpha_sqrt_h=2.0)
         x = inputs(16, (16,), dtype=dtype)
     else:
-        config = tiny_config(dtype=dtype, model__kind="cnn", model__width=4, model__activation="relu",
-                             alpha_sqrt_h=2.0)
-        model = models.build_model(config, (20, 20, 1))
+        config = cnn_config(dtype=dtype, alpha_sqrt_h=2.0)
+        model = build_model(config, (20, 20, 1))
         x = inputs(4, (20, 20, 1), dtype=dtype)
     perturb(model)
     out = np.asarray(model(x))
@@ -310,9 +315,8 @@ def test_fc_parameter_count(use_bias, trainable):
 
 @pytest.mark.parametrize("use_bias,trainable", [(False, 25 * 4 + 3 * 25 * 16 + 4), (True, 1304 + 4 * 4)])
 def test_cnn_parameter_count_and_shapes(use_bias, trainable):
-    config = tiny_config(model__kind="cnn", model__width=4, model__activation="relu",
-                         model__use_bias=use_bias)
-    model = models.build_model(config, (20, 20, 1))
+    config = cnn_config(model__use_bias=use_bias)
+    model = build_model(config, (20, 20, 1))
     assert n_params(model.trainable_variables) == trainable
     assert n_params(model.non_trainable_variables) == trainable
     p = models.parts(model)
@@ -332,8 +336,8 @@ def test_cnn_parameter_count_and_shapes(use_bias, trainable):
 
 
 def test_resolve_alpha():
-    assert models.resolve_alpha(tiny_config(alpha_sqrt_h=2.0, model__width=16)) == pytest.approx(0.5)
-    assert models.resolve_alpha(tiny_config(alpha=0.3, model__width=16)) == pytest.approx(0.3)
+    assert config_lib.resolve(tiny_config(alpha_sqrt_h=2.0, model__width=16)).alpha == pytest.approx(0.5)
+    assert config_lib.resolve(tiny_config(alpha=0.3, model__width=16)).alpha == pytest.approx(0.3)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import math
 import ml_collections
 from ml_collections import config_dict
 
-from lazyfeat_tf.config import choices
+from lazyfeat_tf.config import choices  # noqa: F401 (re-exported: config.choices)
 from lazyfeat_tf.config.spec import (  # noqa: F401 (re-exported)
     SECTIONS, ConfigError, DataError, DataSpec, DynamicsSpec, KernelsSpec, LossSpec, ModelSpec, RunSpec,
     check_positive,
