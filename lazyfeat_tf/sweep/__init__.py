@@ -34,14 +34,10 @@ Importing this package does not import TensorFlow (config files import it). Its 
   `failures.json`).
 """
 
-from lazyfeat_tf.sweep.executors import EXECUTORS, LocalExecutor, RayExecutor, cores, run_task
-from lazyfeat_tf.sweep.grid import (SweepError, SweepRun, apply_overrides, axis, chain, expand,
-                                    format_value, load_config_module, load_sweep, product, run_name,
-                                    short_keys)
-from lazyfeat_tf.sweep.runner import DEFAULT_TRAIN_FN, format_summary, run_sweep
+from lazyfeat_tf.sweep.executors import cores
+from lazyfeat_tf.sweep.grid import (SweepError, axis, chain, expand, load_config_module, load_sweep, product,
+                                    run_name, short_keys)
+from lazyfeat_tf.sweep.runner import DEFAULT_TRAIN_FN, run_sweep
 
-__all__ = [
-    "DEFAULT_TRAIN_FN", "EXECUTORS", "LocalExecutor", "RayExecutor", "SweepError", "SweepRun",
-    "apply_overrides", "axis", "chain", "cores", "expand", "format_summary", "format_value",
-    "load_config_module", "load_sweep", "product", "run_name", "run_sweep", "run_task", "short_keys",
-]
+__all__ = ["DEFAULT_TRAIN_FN", "SweepError", "axis", "chain", "cores", "expand", "load_config_module",
+           "load_sweep", "product", "run_name", "run_sweep", "short_keys"]

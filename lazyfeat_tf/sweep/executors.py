@@ -80,6 +80,7 @@ def _init_local_worker(env, log_path, parent_pid):
 
 
 def _resolve(spec):
+    """The function named by `spec`, "module:function"."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 

@@ -204,6 +204,7 @@ class _Loop:
         self.attempts = collections.Counter()
 
     def _path(self, run):
+        """The run directory of `run`."""
         return os.path.join(self.status.workdir, "runs", run.name)
 
     def add(self, runs):

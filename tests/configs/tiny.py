@@ -3,8 +3,8 @@ dimension 8, alpha*sqrt(h) = 1, 400 steps, kernel tracking (tested elsewhere) of
 
     python -m launch.train --config=tests/configs/tiny.py --workdir=/tmp/tiny
 
-A full training run takes about a second on a CPU (after TensorFlow's start-up). The tests build on
-it through `conftest.tiny_config`; `tiny_sweep.py` sweeps it.
+The training takes about a second on a CPU, the command about 6 s with TensorFlow's start-up. The
+tests build on it through `conftest.tiny_config`; `tiny_sweep.py` sweeps it.
 """
 
 from lazyfeat_tf.config import base_config
