@@ -1,7 +1,7 @@
 """Run a sweep: `python -m launch.sweep --config=configs/sweep_demo.py --workdir=DIR`.
 
 The config file declares the base run config (`get_config()`) and the grid (`get_sweep()`, a list
-of override dicts); see lazyfeat_tf/sweep.py. One run directory per point goes to DIR/runs/<name>.
+of override dicts); see lazyfeat_tf/sweep/. One run directory per point goes to DIR/runs/<name>.
 Running the same command again skips finished runs, resumes interrupted ones and retries failed
 ones. `--config.<field>=...` overrides change the base config (the grid's values win).
 

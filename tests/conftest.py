@@ -15,27 +15,14 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(**overrides):
-    """`config.base_config()` on the synthetic task, width 8, 64 + 64 points, alpha*sqrt(h) = 1.
+    """The tiny run of `tests/configs/tiny.py`: `config.base_config()` on the synthetic task, width 8,
+    64 + 64 points, alpha*sqrt(h) = 1, kernel tracking (tested elsewhere) off.
 
     `overrides` are dotted keys with `__` for the dots, e.g. `model__width=16`, `alpha_sqrt_h=0.01`.
-    Kernel tracking (tested elsewhere) is switched off when the config has it.
     """
-    from lazyfeat_tf import config as config_lib
+    import runpy
 
-    config = config_lib.base_config()
-    config.alpha_sqrt_h = 1.0
-    config.data.name = "synthetic"
-    config.data.source = "synthetic"
-    config.data.dim = 8
-    config.data.n_train = 64
-    config.data.n_test = 64
-    config.model.width = 8
-    config.model.depth = 3
-    config.dynamics.max_steps = 400
-    config.dynamics.num_records = 20
-    config.checkpoint_every_secs = 0.0
-    if "kernels" in config and "track" in config.kernels:
-        config.kernels.track = False
+    config = runpy.run_path(os.path.join(REPO_ROOT, "tests", "configs", "tiny.py"))["get_config"]()
     for key, value in overrides.items():
         if key in ("alpha", "alpha_sqrt_h"):
             # Setting one of the two scales clears the other (exactly one must be set).

@@ -1,6 +1,7 @@
 """Tests of `lazyfeat_tf.sweep` and `python -m launch.sweep` on tiny synthetic runs.
 
-- grid expansion and run names (no training);
+The sweep is `tests/configs/tiny_sweep.py` (4 runs of the tests' tiny config, `tests/configs/tiny.py`).
+- grid expansion and run names (no training); importing `lazyfeat_tf.sweep` does not import TensorFlow;
 - a local-executor sweep (2 workers) completes and the report gathers it;
 - a sweep killed (SIGKILL of its process group) after its first runs and started again trains only
   what was missing, resuming the interrupted run;
@@ -30,44 +31,13 @@ from conftest import REPO_ROOT, read_json, read_jsonl, tiny_config
 from lazyfeat_tf import report, sweep
 
 TIMEOUT = 300
-WIDTHS = (8, 16)
-ASH = (0.1, 10.0)
-SWEEP_FILE = """
-from lazyfeat_tf import sweep
-from lazyfeat_tf.config import base_config
+SWEEP_FILE = os.path.join(REPO_ROOT, "tests", "configs", "tiny_sweep.py")
+TINY_SWEEP = sweep.load_config_module(SWEEP_FILE)
+ASH = TINY_SWEEP.ALPHA_SQRT_H
 
 
-def get_config():
-    config = base_config()
-    config.alpha_sqrt_h = 1.0
-    config.data.source = "synthetic"
-    config.data.name = "synthetic"
-    config.data.dim = 8
-    config.data.n_train = 64
-    config.data.n_test = 64
-    config.model.width = 8
-    config.dynamics.max_steps = 1000
-    config.dynamics.num_records = 20
-    config.kernels.n_probe_train = 16
-    config.kernels.n_probe_test = 16
-    config.checkpoint_every_secs = 0.0
-    return config
-
-
-def get_sweep():
-    return sweep.product(sweep.axis("model.width", {widths}), sweep.axis("alpha_sqrt_h", {ash}))
-"""
-
-
-def names(widths=WIDTHS, ash=ASH):
-    return [f"width={w},alpha_sqrt_h={a:g}" for w in widths for a in ash]
-
-
-def write_sweep_file(directory, widths=WIDTHS, ash=ASH):
-    path = os.path.join(directory, "tiny_sweep.py")
-    with open(path, "w") as f:
-        f.write(SWEEP_FILE.format(widths=list(widths), ash=list(ash)))
-    return path
+def names():
+    return [f"width={w},alpha_sqrt_h={a:g}" for w in TINY_SWEEP.WIDTHS for a in ASH]
 
 
 def sweep_command(config_file, workdir, *flags):
@@ -133,6 +103,13 @@ def test_grid_expansion_and_names():
         sweep.product(sweep.axis("seed", [0]), sweep.axis("seed", [1]))
 
 
+def test_importing_the_sweep_package_does_not_import_tensorflow():
+    """Config files import `lazyfeat_tf.sweep`: that alone must not start TensorFlow."""
+    code = "import lazyfeat_tf.sweep, sys; assert 'tensorflow' not in sys.modules"
+    done = run_launcher([sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("name", ["sweep_demo", "sweep_fc"])
 def test_shipped_sweep_configs(name):
     path = os.path.join(REPO_ROOT, "configs", f"{name}.py")
@@ -178,16 +155,11 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sweep_file(tmp_path_factory):
-    return write_sweep_file(str(tmp_path_factory.mktemp("config")))
-
-
-@pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory, sweep_file):
+def local_sweep(tmp_path_factory):
     """(workdir, summary) of the tiny sweep by the local executor with 2 workers, in this process."""
     workdir = str(tmp_path_factory.mktemp("local"))
-    module = sweep.load_config_module(sweep_file)
-    summary = sweep.run_sweep(module.get_config(), module.get_sweep(), workdir, workers=2, progress_every=5)
+    summary = sweep.run_sweep(TINY_SWEEP.get_config(), TINY_SWEEP.get_sweep(), workdir, workers=2,
+                              progress_every=5)
     return workdir, summary
 
 
@@ -219,19 +191,18 @@ def test_local_sweep_completes_and_report_gathers_it(local_sweep):
     assert os.path.exists(os.path.join(workdir, "report", "test_error_collapse.png"))
 
 
-def test_finished_sweep_is_not_redone(local_sweep, sweep_file):
+def test_finished_sweep_is_not_redone(local_sweep):
     workdir, _ = local_sweep
     mtimes = {n: os.stat(os.path.join(workdir, "runs", n, "results.json")).st_mtime_ns for n in names()}
-    module = sweep.load_config_module(sweep_file)
-    again = sweep.run_sweep(module.get_config(), module.get_sweep(), workdir, workers=2)
+    again = sweep.run_sweep(TINY_SWEEP.get_config(), TINY_SWEEP.get_sweep(), workdir, workers=2)
     assert (again["trained"], again["skipped"], again["failed"]) == (0, 4, 0)
     assert mtimes == {n: os.stat(os.path.join(workdir, "runs", n, "results.json")).st_mtime_ns for n in names()}
 
 
-def test_kill_and_restart_trains_only_what_is_missing(tmp_path, sweep_file):
+def test_kill_and_restart_trains_only_what_is_missing(tmp_path):
     workdir = str(tmp_path / "sweep")
     # ~1-2 s per run, one at a time, so that the kill finds a run finished and the next one started.
-    process, runs = start_sweep_process(sweep_file, workdir, max_steps=5000)
+    process, runs = start_sweep_process(SWEEP_FILE, workdir, max_steps=5000)
     deadline = time.time() + TIMEOUT
     try:
         while time.time() < deadline:  # kill once a run is finished and the next one has a checkpoint
@@ -251,11 +222,10 @@ def test_kill_and_restart_trains_only_what_is_missing(tmp_path, sweep_file):
     assert 1 <= len(finished) < 4 and interrupted
 
     # Started again (in this process: the launcher is tested elsewhere) with the same config.
-    module = sweep.load_config_module(sweep_file)
-    config = module.get_config()
+    config = TINY_SWEEP.get_config()
     config.dynamics.max_steps = 5000
     config.kernels.track = False
-    summary = sweep.run_sweep(config, module.get_sweep(), workdir, workers=2)
+    summary = sweep.run_sweep(config, TINY_SWEEP.get_sweep(), workdir, workers=2)
     assert (summary["trained"], summary["skipped"], summary["failed"]) == (4 - len(finished), len(finished), 0)
     for name, mtime in finished.items():  # finished runs were not touched
         assert os.stat(os.path.join(runs, name, "results.json")).st_mtime_ns == mtime
@@ -315,9 +285,9 @@ def _children(pid):
     return [child for child, info in found.items() if info is not None and info[0] != "Z" and info[1] == pid]
 
 
-def test_workers_end_when_the_sweep_process_is_terminated(tmp_path, sweep_file):
+def test_workers_end_when_the_sweep_process_is_terminated(tmp_path):
     """SIGTERM to the sweep process alone (not its group): its worker, busy training, ends too."""
-    process, runs = start_sweep_process(sweep_file, str(tmp_path / "sweep"), max_steps=100_000)
+    process, runs = start_sweep_process(SWEEP_FILE, str(tmp_path / "sweep"), max_steps=100_000)
     try:
         deadline = time.time() + TIMEOUT
         while not any(os.path.exists(os.path.join(runs, n, "checkpoint.npz")) for n in names()):
@@ -389,10 +359,10 @@ def ray_cluster():
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_ray_cluster_gives_the_local_results(ray_cluster, local_sweep, sweep_file, tmp_path):
+def test_ray_cluster_gives_the_local_results(ray_cluster, local_sweep, tmp_path):
     local_dir, _ = local_sweep
     workdir = str(tmp_path / "ray")
-    done = run_launcher(sweep_command(sweep_file, workdir, "--executor=ray", f"--ray_address={ray_cluster}",
+    done = run_launcher(sweep_command(SWEEP_FILE, workdir, "--executor=ray", f"--ray_address={ray_cluster}",
                                       "--workers=2"))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "ray executor, 2 workers x 1 threads" in done.stdout and "4 trained" in done.stdout
