@@ -8,7 +8,7 @@ n_train = n_test = 1000, kernel drift and frozen-kernel predictors on:
 
 The sweep takes 2-4 minutes on a 2-core CPU (2 workers x 1 thread: measured 1:37 on an idle
 machine, 3:40 on a busy one); the report about 5 seconds.
-The grid is declared by `get_sweep()` (see lazyfeat_tf/sweep.py); `get_config()` is the base run.
+The grid is declared by `get_sweep()` (see lazyfeat_tf/sweep/); `get_config()` is the base run.
 """
 
 from lazyfeat_tf import sweep

@@ -17,7 +17,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
+from launch.common import parse_flags, run_or_exit
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Sweep config file (get_config + get_sweep).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory (created; resumed if it holds this sweep).")
@@ -38,7 +38,6 @@ def main(argv):
 
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     points = run_or_exit(sweep.load_sweep, config_file)
-    import_tensorflow_quietly()  # the sweep checks each run with the library before training it
     summary = run_or_exit(
         sweep.run_sweep, _CONFIG.value, points, _WORKDIR.value, _EXECUTOR.value, _WORKERS.value,
         _THREADS.value, _RAY_ADDRESS.value, _MAX_RETRIES.value, _PROGRESS_EVERY.value,

@@ -23,12 +23,13 @@ def tiny_config(**overrides):
     import runpy
 
     config = runpy.run_path(os.path.join(REPO_ROOT, "tests", "configs", "tiny.py"))["get_config"]()
+    from lazyfeat_tf import config as config_lib
+
     for key, value in overrides.items():
-        if key in ("alpha", "alpha_sqrt_h"):
-            # Setting one of the two scales clears the other (exactly one must be set).
-            config.alpha = None
-            config.alpha_sqrt_h = None
-        set_field(config, key, value)
+        if key in config_lib.SCALE_KEYS:
+            config_lib.set_scale(config, key, value)  # clears the other scale
+        else:
+            set_field(config, key, value)
     return config
 
 

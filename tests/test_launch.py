@@ -28,9 +28,8 @@ SMALL = {
     "model.width": 8,
     "dynamics.num_records": 30,
     "checkpoint_every_secs": 0.0,
+    "kernels.track": False,  # kernel tracking has its own tests
 }
-if "kernels" in config_lib.base_config():
-    SMALL["kernels.track"] = False  # kernel tracking has its own tests
 RUN = {**SMALL, "alpha_sqrt_h": 1.0, "dynamics.max_steps": 5000}  # converges after ~2800 steps
 
 

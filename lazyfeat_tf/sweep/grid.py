@@ -11,9 +11,9 @@ import importlib.util
 import itertools
 import os
 
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf.errors import UserError
 
-SCALE_KEYS = ("alpha", "alpha_sqrt_h")
 
 
 class SweepError(UserError):
@@ -107,11 +107,11 @@ def apply_overrides(config, overrides):
             node[last]  # noqa: B018 - the key must exist
         except (KeyError, AttributeError, TypeError):
             raise SweepError(f"sweep point {overrides}: the config has no field {key!r}") from None
-        if not parents and last in SCALE_KEYS:
-            for other in SCALE_KEYS:
-                node[other] = None
         try:
-            node[last] = _plain(value)
+            if not parents and last in config_lib.SCALE_KEYS:
+                config_lib.set_scale(node, last, _plain(value))
+            else:
+                node[last] = _plain(value)
         except (TypeError, ValueError) as error:
             raise SweepError(f"sweep point {overrides}: cannot set {key}={value!r} "
                              f"({str(error).splitlines()[0]})") from None

@@ -28,6 +28,7 @@ import math
 import os
 import time
 
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import rundir
 from lazyfeat_tf.sweep import executors
 from lazyfeat_tf.sweep.grid import SweepError, expand
@@ -91,12 +92,8 @@ class _Status:
 
 def _precheck(run, path):
     """'finished', 'todo', or the one-line error that makes the run impossible (not retried)."""
-    from lazyfeat_tf import config as config_lib  # here, not above: importing the sweep package
-    from lazyfeat_tf import train  # must not import TensorFlow (config files import it)
-
     try:
-        config_lib.validate(run.config)
-        rundir.RunDir(path).check_compatible(train.resolved_config(run.config))
+        rundir.RunDir(path).check_compatible(config_lib.resolve(run.config).to_json())
     except ValueError as error:
         return executors.one_line(error)
     return "finished" if rundir.RunDir(path).finished else "todo"

@@ -23,6 +23,5 @@ def get_config():
     config.dynamics.max_steps = 400
     config.dynamics.num_records = 20
     config.checkpoint_every_secs = 0.0
-    if "kernels" in config and "track" in config.kernels:
-        config.kernels.track = False
+    config.kernels.track = False
     return config
