@@ -14,7 +14,6 @@ import time
 import pytest
 
 from conftest import REPO_ROOT, read_json, read_jsonl, set_field, snapshot, without_wall_time
-from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import compare, train
 
 TIMEOUT = 300
