@@ -28,7 +28,7 @@ Under a strategy with several replicas (or a TPU), the package's computations ar
   `jit_compile` the per-replica computation is compiled, not the loop; TPUs compile it anyway.)
 - `stochastic.MinibatchTrainer` splits each minibatch across the replicas the same way and applies
   the summed gradient with the Keras optimizer (which all-reduces it);
-- `kernels.empirical_ntk` called in cross-replica context (inside `strategy.scope()`) shards the
+- `ntk.empirical_ntk` called in cross-replica context (inside `strategy.scope()`) shards the
   rows of x1.
 
 Single-device runs do not go through any of this: their numbers are those of the plain path.

@@ -1,7 +1,7 @@
 """The run directory: what a run writes, written atomically, and how a run resumes.
 
 Layout of `workdir/`:
-- `config.json`: the resolved config (with `alpha`, `alpha_sqrt_h` and `width` both filled in);
+- `config.json`: the run's identity, `RunSpec.to_json()` (with `alpha` and `alpha_sqrt_h` both filled in);
 - `metrics.jsonl`: one JSON object per record, with `step` and `t`;
 - `checkpoint.npz`: model variables, integrator state and loop state (rewritten atomically);
 - `results.json`: the final numbers (written last: its presence means the run is finished);
@@ -69,7 +69,7 @@ class RunDir:
     def finished(self):
         return os.path.exists(self.file("results.json"))
 
-    def check_compatible(self, resolved_config):
+    def check_compatible(self, identity):
         """Raise `WorkdirError` unless the workdir is empty, new, or holds this same run."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise WorkdirError(f"--workdir={self.path!r} exists and is not a directory")
@@ -77,7 +77,7 @@ class RunDir:
         if os.path.exists(config_path):
             with open(config_path) as f:
                 old = json.load(f)
-            difference = _first_difference(old, resolved_config)
+            difference = _first_difference(old, identity)
             if difference:
                 raise WorkdirError(
                     f"--workdir={self.path!r} holds a different run ({difference}); "
@@ -89,10 +89,10 @@ class RunDir:
                 "choose another --workdir"
             )
 
-    def start(self, resolved_config):
+    def start(self, identity):
         os.makedirs(self.path, exist_ok=True)
         if not os.path.exists(self.file("config.json")):
-            atomic_write_json(self.file("config.json"), resolved_config)
+            atomic_write_json(self.file("config.json"), identity)
 
     # Metrics: append-only JSON lines, truncated to the checkpoint on resume.
     def append_metrics(self, record):
