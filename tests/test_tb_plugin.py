@@ -624,3 +624,57 @@ def test_sampling_hint_zero_means_all():
     assert kd_plugin._hint_to_downsample(None) == kd_plugin._ALL
     assert kd_plugin._hint_to_downsample(0) == kd_plugin._ALL
     assert kd_plugin._hint_to_downsample(25) == 25
+
+
+# ------------------------------------------------------------------------------------------------
+# Malformed runs (issue 13, item 11): one bad run is skipped and reported, never a 500 for all
+
+
+def _deep_json(levels=200_000):
+    return "[" * levels + "]" * levels
+
+
+def _append_event(run_dir, step, tag, summary_metadata, tensor):
+    s = summary_pb2.Summary()
+    s.value.add(tag=tag, metadata=summary_metadata, tensor=tensor)
+    with summary.event_file_writer(run_dir) as w:
+        w.add_event(event_pb2.Event(step=step, wall_time=1.0, summary=s))
+
+
+def test_deeply_nested_json_skips_the_run_not_the_logdir(tmp_path):
+    root = str(tmp_path)
+    tb_fixtures.write_run(os.path.join(root, "good"), alpha_sqrt_h=1.0, width=16, seed=0, n_checkpoints=3)
+    # Deeply nested plugin content on the run-metadata tag (written before anything else).
+    bad_content = os.path.join(root, "bad_content")
+    deep_content = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name="kernel_drift", content=_deep_json().encode()),
+        data_class=summary_pb2.DATA_CLASS_TENSOR)
+    _append_event(bad_content, 0, metadata.RUN_METADATA_TAG, deep_content, summary._string_tensor("{}"))
+    tb_fixtures.write_run(bad_content, alpha_sqrt_h=2.0, width=16, seed=1, n_checkpoints=3,
+                          with_metadata=False)
+    # Well-formed content, deeply nested run-metadata value.
+    bad_value = os.path.join(root, "bad_value")
+    _append_event(bad_value, 0, metadata.RUN_METADATA_TAG,
+                  metadata.create_summary_metadata(metadata.KIND_RUN_METADATA),
+                  summary._string_tensor(_deep_json()))
+    tb_fixtures.write_run(bad_value, alpha_sqrt_h=3.0, width=16, seed=2, n_checkpoints=3,
+                          with_metadata=False)
+    client = make_client(root)
+
+    response, data = get(client, "/runs")
+    assert response.status_code == 200, data
+    runs = {r["run"]: r for r in data["runs"]}
+    assert runs["good"]["status"] == "ok" and runs["good"]["metadata"]["width"] == 16
+    for name in ("bad_content", "bad_value"):
+        assert runs[name]["status"] == "unreadable", runs[name]
+        assert runs[name]["metadata"] is None
+        assert metadata.RUN_METADATA_TAG in runs[name]["message"]
+    response, data = get(client, "/final")
+    assert response.status_code == 200, data
+    assert [p["run"] for p in data["points"]] == ["good"]
+    assert {s["run"] for s in data["skipped"]} == {"bad_content", "bad_value"}
+    for name in ("bad_content", "bad_value"):
+        for route in ("/series", "/eigenvalues", "/heatmap"):
+            response, data = get(client, route, run=name)
+            assert response.status_code == 200, (route, name, data)
