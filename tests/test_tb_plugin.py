@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -428,6 +429,46 @@ def test_static_refuses_traversal(client, path):
     assert b"import" not in response.get_data()
 
 
+def _js_modules():
+    return sorted(name for name in os.listdir(STATIC_DIR) if name.endswith(".js"))
+
+
+def test_every_es_module_is_served_and_reached_from_index(client):
+    """index.js imports the other modules by relative URL: each must be a sibling file the static
+    route serves as JavaScript (browsers refuse modules of any other type), and each is used."""
+    reached, todo = set(), ["index.js"]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        response = client.get(PREFIX + "/static/" + name)
+        assert response.status_code == 200, name
+        assert response.headers["Content-Type"].startswith("text/javascript"), name
+        source = response.get_data(as_text=True)
+        for spec in re.findall(r'^import\s[^;]*?\sfrom\s+"([^"]+)";', source, re.M):
+            assert re.fullmatch(r"\./[a-z_]+\.js", spec), (name, spec)  # no subfolder, no absolute URL
+            todo.append(spec[2:])
+    assert reached == set(_js_modules())
+
+
+def test_limits_route_answers_the_backend_constants(client):
+    response, data = get(client, "/limits")
+    assert response.status_code == 200
+    assert data == {"max_runs_per_series_request": kd_plugin.MAX_RUNS_PER_SERIES_REQUEST}
+
+
+def test_frontend_reads_limits_from_the_backend():
+    """No module of the frontend holds a copy of a backend limit; api.js asks /limits."""
+    sources = {}
+    for name in _js_modules():
+        with open(os.path.join(STATIC_DIR, name), encoding="utf-8") as f:
+            sources[name] = f.read()
+        limit = str(kd_plugin.MAX_RUNS_PER_SERIES_REQUEST)
+        assert not re.search(r"(?<![\w.#])%s(?![\w.])" % limit, sources[name]), name
+    assert '"./limits"' in sources["api.js"] and "max_runs_per_series_request" in sources["api.js"]
+
+
 def test_frontend_inserts_no_html():
     """Run names and tags reach the page through textContent/setAttribute only."""
     for name in sorted(os.listdir(STATIC_DIR)):
@@ -456,7 +497,7 @@ def test_works_under_path_prefix(logdir):
     assert client.get("/tb" + PREFIX + "/static/../plugin.py").status_code == 404
     response = client.get("/tb" + PREFIX + "/runs")
     assert response.status_code == 200 and json.loads(response.get_data())["runs"]
-    for name in ("index.js", "charts.js"):
+    for name in _js_modules():
         with open(os.path.join(STATIC_DIR, name), encoding="utf-8") as f:
             source = f.read()
         assert 'fetch("/' not in source and "getJSON(\"/" not in source and 'getJSON("/' not in source
