@@ -2,7 +2,7 @@
 // per width h, geometric means over seeds joined by lines, and the lazy-regime slope -1.
 
 import {
-  centerMessage, chartCard, chartWidth, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
+  centerMessage, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
   pathData, scaleLog, svgEl, svgText,
 } from "./charts.js";
 import {PointChart} from "./hover.js";
@@ -14,17 +14,14 @@ const SHAPES = ["circle", "square", "triangle", "diamond", "triangle-down", "cro
 
 export class CollapseChart extends PointChart {
   constructor(grid, tooltip, onPick) {
-    const card = chartCard(grid, {id: "kd-card-collapse", title: "Final kernel drift vs α√h, grouped by width h",
-      svgId: "kd-collapse", label: "Final drift vs alpha sqrt h"});
-    super(card.svg, tooltip, onPick);
-    this.card = card;
+    super(grid, {id: "kd-card-collapse", title: "Final kernel drift vs α√h, grouped by width h",
+      svgId: "kd-collapse", label: "Final drift vs alpha sqrt h"}, tooltip, onPick);
   }
 
   draw(state) {
     this.state = state;
     const svg = this.svg;
-    svg.replaceChildren();
-    const width = chartWidth(svg, 420);
+    const width = this.clear(420);
     const drawn = new Set(state.drawnRuns());
     const pts = [];
     let noSplit = 0;
@@ -39,7 +36,6 @@ export class CollapseChart extends PointChart {
     const {plot, inner} = drawFrame(svg, {width, height: HEIGHT, margin: MARGIN, x, y, xLabel: "α√h (log)",
       yLabel: "final drift (log)"});
     this.plot = plot;
-    this.points = [];
     if (!pts.length) {
       centerMessage(svg, inner, drawn.size ? "No finished checkpoint with drift > 0 among the selected runs." : "No run selected.");
     } else {

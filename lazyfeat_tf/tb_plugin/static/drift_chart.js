@@ -2,7 +2,7 @@
 // by alpha*sqrt(h), dashed per-layer curves on demand, a colour bar of alpha*sqrt(h).
 
 import {
-  DASHES, centerMessage, chartCard, chartWidth, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
+  DASHES, centerMessage, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
   logTicks, pathData, scaleLin, scaleLog, sequentialColor, svgEl, svgText,
 } from "./charts.js";
 import {PointChart} from "./hover.js";
@@ -13,20 +13,17 @@ const MARGIN = {left: 62, right: 118, top: 12, bottom: 38};
 
 export class DriftChart extends PointChart {
   constructor(grid, tooltip, onPick) {
-    const card = chartCard(grid, {id: "kd-card-drift", title: METRICS.total.label + " vs physical time t",
-      svgId: "kd-drift", label: "Kernel drift vs t", note: false, wide: true});
-    super(card.svg, tooltip, onPick);
-    this.card = card;
+    super(grid, {id: "kd-card-drift", title: METRICS.total.label + " vs physical time t", svgId: "kd-drift",
+      label: "Kernel drift vs t", note: false, wide: true}, tooltip, onPick);
   }
 
   draw(state) {
     this.state = state;
     const svg = this.svg;
-    svg.replaceChildren();
+    const width = this.clear(900);
     const metric = METRICS[state.metric];
     const scaled = state.timeAxis === "scaled";
     this.card.heading.textContent = metric.label + (scaled ? " vs t / (α√h)" : " vs physical time t");
-    const width = chartWidth(svg, 900);
     const drawn = state.drawnRuns();
     const found = curves(state, drawn);
     const xVals = [], yVals = [];

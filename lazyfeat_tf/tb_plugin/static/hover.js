@@ -1,7 +1,7 @@
 // Hover and click on the charts: the shared tooltip, pointer coordinates in viewBox units, and the
 // base of the charts whose hover picks the nearest drawn point.
 
-import {htmlEl} from "./charts.js";
+import {chartCard, chartWidth, htmlEl} from "./charts.js";
 
 export class Tooltip {
   constructor(parent) {
@@ -54,12 +54,13 @@ export function nearest(points, mx, my, radius = 18) {
   return best;
 }
 
-// A chart whose hover highlights the nearest drawn point. Subclasses set `points` and `plot` when
-// they draw and define highlight(hit) -> overlay element, describe(hit) -> [title, lines] and, to
-// pick a run by clicking, runOf(hit).
+// A chart card (charts.js chartCard `card` options) whose hover highlights the nearest drawn point.
+// Subclasses set `points` and `plot` when they draw and define highlight(hit) -> overlay element,
+// describe(hit) -> [title, lines] and, to pick a run by clicking, runOf(hit).
 export class PointChart {
-  constructor(svg, tooltip, onPick = null) {
-    this.svg = svg;
+  constructor(grid, card, tooltip, onPick = null) {
+    this.card = chartCard(grid, card);
+    const svg = (this.svg = this.card.svg);
     this.tooltip = tooltip;
     this.points = [];
     this.plot = null;
@@ -72,6 +73,13 @@ export class PointChart {
         if (hit) onPick(this.runOf(hit));
       }),
     });
+  }
+
+  // Empties the chart; returns the width to draw it at.
+  clear(fallbackWidth) {
+    this.svg.replaceChildren();
+    this.points = [];
+    return chartWidth(this.svg, fallbackWidth);
   }
 
   hover(x, y, evt) {

@@ -2,7 +2,7 @@
 // on log-log axes. The card's header holds the focus controls (focus.js).
 
 import {
-  CATEGORICAL, centerMessage, chartCard, chartWidth, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
+  CATEGORICAL, centerMessage, domainOf, drawFrame, formatNumber, legendBox, legendFrame,
   pathData, scaleLog, svgEl, svgText,
 } from "./charts.js";
 import {PointChart} from "./hover.js";
@@ -13,19 +13,16 @@ const MARGIN = {left: 56, right: 12, top: 12, bottom: 38};
 
 export class SpectrumChart extends PointChart {
   constructor(grid, tooltip) {
-    const card = chartCard(grid, {id: "kd-card-spectrum", title: "Kernel spectrum at a checkpoint",
-      svgId: "kd-spectrum", label: "Eigenvalue spectrum", header: "kd-controls"});
-    super(card.svg, tooltip);
-    this.card = card;
-    this.controls = card.head;
+    super(grid, {id: "kd-card-spectrum", title: "Kernel spectrum at a checkpoint", svgId: "kd-spectrum",
+      label: "Eigenvalue spectrum", header: "kd-controls"}, tooltip);
+    this.controls = this.card.head;
   }
 
   // focus: {run, eig} (focus.js); eig is an /eigenvalues answer, or {error}.
   draw({run, eig}) {
     this.run = run;
     const svg = this.svg;
-    svg.replaceChildren();
-    const width = chartWidth(svg, 420);
+    const width = this.clear(420);
     const series = spectra(eig);
     const xs = [], ys = [];
     for (const s of series) s.values.forEach((v, i) => { xs.push(i + 1); ys.push(v); });
@@ -34,7 +31,6 @@ export class SpectrumChart extends PointChart {
     const {plot, inner} = drawFrame(svg, {width, height: HEIGHT, margin: MARGIN, x, y,
       xLabel: "eigenvalue index i (log)", yLabel: "λᵢ of Θ (log)"});
     this.plot = plot;
-    this.points = [];
     if (!series.length) {
       centerMessage(svg, inner, !run ? "No run selected." : eig && eig.error ? eig.error : (eig && eig.message) || "No eigenvalues.");
     }
