@@ -190,10 +190,23 @@ def drift_record_summary(record):
         raise ValueError("record['t'] must be >= 0; received %r" % (t,))
 
     summary = summary_pb2.Summary()
-    scalars = []  # (tag, value)
     copy = {"t": t}  # JSON copy of the scalar part
+    scalars = [(metadata.T_TAG, t)] + _drift_scalars(record, copy) + _per_split_scalars(record, copy)
+    for tag, value in scalars:
+        summary.value.add(tag=tag, metadata=_SCALAR_METADATA, tensor=_float_scalar_tensor(value))
+    _add_eigenvalues(summary, record, t, copy)
+    _add_heatmap(summary, record, copy)
+    summary.value.add(
+        tag=metadata.RECORD_TAG,
+        metadata=metadata.create_summary_metadata(metadata.KIND_RECORD),
+        tensor=_string_tensor(json.dumps(_nan_to_none(copy), allow_nan=False, sort_keys=True)),
+    )
+    return summary
 
-    scalars.append((metadata.T_TAG, t))
+
+def _drift_scalars(record, copy):
+    """[(tag, value)] of record["drift"] (totals and layers); fills copy["drift"]."""
+    scalars = []
     drift = _split_dict(record, "drift")
     if drift:
         copy["drift"] = {}
@@ -228,7 +241,12 @@ def drift_record_summary(record):
                 scalars.append((metadata.layer_tag(split, layer), value))
                 out[metadata.LAYERS][layer] = value
         copy["drift"][split] = out
+    return scalars
 
+
+def _per_split_scalars(record, copy):
+    """[(tag, value)] of record["alignment"] and record["effective_rank"]; fills copy."""
+    scalars = []
     for key, tag_fn in (
         ("alignment", metadata.alignment_tag),
         ("effective_rank", metadata.effective_rank_tag),
@@ -240,10 +258,11 @@ def drift_record_summary(record):
             value = metadata.check_float(value, "%s/%s" % (key, split))
             scalars.append((tag_fn(split), value))
             copy[key][split] = value
+    return scalars
 
-    for tag, value in scalars:
-        summary.value.add(tag=tag, metadata=_SCALAR_METADATA, tensor=_float_scalar_tensor(value))
 
+def _add_eigenvalues(summary, record, t, copy):
+    """The eigenvalue tensors of record["eigenvalues"] (also as Theta_0's when t == 0)."""
     eigenvalues = _split_dict(record, "eigenvalues")
     if eigenvalues:
         copy["eigenvalues_k"] = {}
@@ -269,27 +288,24 @@ def drift_record_summary(record):
                 tensor=_array_tensor(array, types_pb2.DT_DOUBLE),
             )
 
-    heatmap = record.get("heatmap")
-    if heatmap is not None:
-        array = _array(heatmap, "heatmap", metadata.KIND_HEATMAP, np.float32)
-        if not (1 <= array.shape[0] <= MAX_HEATMAP_SIZE and 1 <= array.shape[1] <= MAX_HEATMAP_SIZE):
-            raise ValueError(
-                "record['heatmap'] must be at most %dx%d; received shape %s"
-                % (MAX_HEATMAP_SIZE, MAX_HEATMAP_SIZE, array.shape)
-            )
-        summary.value.add(
-            tag=metadata.HEATMAP_TAG,
-            metadata=metadata.create_summary_metadata(metadata.KIND_HEATMAP, probes="train"),
-            tensor=_array_tensor(array, types_pb2.DT_FLOAT),
-        )
-        copy["heatmap_m"] = list(array.shape)
 
+def _add_heatmap(summary, record, copy):
+    """The heatmap tensor of record["heatmap"], if any."""
+    heatmap = record.get("heatmap")
+    if heatmap is None:
+        return
+    array = _array(heatmap, "heatmap", metadata.KIND_HEATMAP, np.float32)
+    if not (1 <= array.shape[0] <= MAX_HEATMAP_SIZE and 1 <= array.shape[1] <= MAX_HEATMAP_SIZE):
+        raise ValueError(
+            "record['heatmap'] must be at most %dx%d; received shape %s"
+            % (MAX_HEATMAP_SIZE, MAX_HEATMAP_SIZE, array.shape)
+        )
     summary.value.add(
-        tag=metadata.RECORD_TAG,
-        metadata=metadata.create_summary_metadata(metadata.KIND_RECORD),
-        tensor=_string_tensor(json.dumps(_nan_to_none(copy), allow_nan=False, sort_keys=True)),
+        tag=metadata.HEATMAP_TAG,
+        metadata=metadata.create_summary_metadata(metadata.KIND_HEATMAP, probes="train"),
+        tensor=_array_tensor(array, types_pb2.DT_FLOAT),
     )
-    return summary
+    copy["heatmap_m"] = list(array.shape)
 
 
 # ----------------------------------------------------------------------------------------------
