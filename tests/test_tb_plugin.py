@@ -446,7 +446,7 @@ def test_every_es_module_is_served_and_reached_from_index(client):
         assert response.status_code == 200, name
         assert response.headers["Content-Type"].startswith("text/javascript"), name
         source = response.get_data(as_text=True)
-        for spec in re.findall(r'^import\s[^;]*?\sfrom\s+"([^"]+)";', source, re.M):
+        for spec in re.findall(r'^import\s[^;]*?\sfrom\s+"([^"]+)";', source, re.MULTILINE):
             assert re.fullmatch(r"\./[a-z_]+\.js", spec), (name, spec)  # no subfolder, no absolute URL
             todo.append(spec[2:])
     assert reached == set(_js_modules())

@@ -9,10 +9,9 @@ import json
 import mimetypes
 import os
 
-from werkzeug import wrappers
-
 from tensorboard import errors
 from tensorboard.backend import http_util
+from werkzeug import wrappers
 
 MAX_RUN_NAME = 4096
 

@@ -148,8 +148,7 @@ class KernelDriftPlugin(base_plugin.TBPlugin):
         series = data.get(metadata.HEATMAP_TAG, [])
         return dict(response_bodies.heatmap_body(run, step, series, t_by_step), **info)
 
-    def _limits(self, request):
-        del request  # the limits are the same for every request
+    def _limits(self, _request):
         return {"max_runs_per_series_request": MAX_RUNS_PER_SERIES_REQUEST}
 
 

@@ -67,7 +67,7 @@ def _run_entry(name, logdir):
         "eigenvalue_splits": eig_splits,
         "has_heatmap": metadata.HEATMAP_TAG in tensors,
         "last_step": t_last.step if t_last is not None else None,
-        "last_t": finite_or_none(t_last.value) if t_last is not None else None,
+        "last_t": _finite_or_none(t_last.value) if t_last is not None else None,
         "unreadable": logdir.unreadable.get(name, []),
     }
     entry["status"], entry["message"] = _run_status(entry, has_t=t_last is not None)
@@ -120,7 +120,7 @@ def run_series(run, tags, data, downsample):
         if split == "t" or tag not in data:
             continue
         by_step = {d.step: d.value for d in data[tag]}
-        values = [finite_or_none(by_step.get(s)) for s in steps]
+        values = [_finite_or_none(by_step.get(s)) for s in steps]
         entry = splits.setdefault(split, {})
         if kind == metadata.LAYERS:
             entry.setdefault(metadata.LAYERS, {})[layer] = values
@@ -129,7 +129,7 @@ def run_series(run, tags, data, downsample):
     body = {
         "run": run,
         "steps": steps,
-        "t": [finite_or_none(t_by_step[s]) for s in steps],
+        "t": [_finite_or_none(t_by_step[s]) for s in steps],
         "splits": splits,
         "num_checkpoints": len(t_by_step),
         "message": None,
@@ -168,7 +168,7 @@ def final_points(logdir):
             continue  # no kernel-drift data at all
         scalars = logdir.scalar_tags.get(name, {})
         drift = {
-            info[0]: {"value": finite_or_none(datum.value), "step": datum.step}
+            info[0]: {"value": _finite_or_none(datum.value), "step": datum.step}
             for info, datum in scalars.values() if info[1] == metadata.TOTAL
         }
         run_metadata = logdir.run_metadata.get(name)
@@ -184,7 +184,7 @@ def final_points(logdir):
         point = {"run": name, "drift": drift}
         point.update({k: getattr(run_metadata, k) for k in _RUN_FIELDS})
         point["step"] = t_datum.step if t_datum is not None else None
-        point["t"] = finite_or_none(t_datum.value) if t_datum is not None else None
+        point["t"] = _finite_or_none(t_datum.value) if t_datum is not None else None
         if any(t_datum is None or entry["step"] != t_datum.step for entry in drift.values()):
             needs_t_lookup.append(name)
         points.append(point)
@@ -197,7 +197,7 @@ def add_drift_times(points, t_series):
     for point in points:
         lookup = dict(t_series[point["run"]]) if point["run"] in t_series else None
         for entry in point["drift"].values():
-            entry["t"] = finite_or_none(lookup.get(entry["step"])) if lookup is not None else point["t"]
+            entry["t"] = _finite_or_none(lookup.get(entry["step"])) if lookup is not None else point["t"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def eigenvalues_body(run, step, data, contents, t_by_step):
         initial = {s: v[first] for s, v in by_split.items() if first in v}
     body["initial"] = {
         "step": first,
-        "t": finite_or_none(t_by_step.get(first)),
+        "t": _finite_or_none(t_by_step.get(first)),
         "eigenvalues": initial,
     }
     return body
@@ -275,14 +275,14 @@ def heatmap_body(run, step, series, t_by_step):
 
 
 def _steps_body(run, steps, t_by_step):
-    return {"run": run, "steps": steps, "t": [finite_or_none(t_by_step.get(s)) for s in steps]}
+    return {"run": run, "steps": steps, "t": [_finite_or_none(t_by_step.get(s)) for s in steps]}
 
 
 def _choose(body, steps, step, t_by_step):
     """Sets body's step and t_step to the kept step nearest to `step`, and returns it."""
     chosen = _nearest(steps, step)
     body["step"] = chosen
-    body["t_step"] = finite_or_none(t_by_step.get(chosen))
+    body["t_step"] = _finite_or_none(t_by_step.get(chosen))
     return chosen
 
 
@@ -304,8 +304,8 @@ def _finite_array(array, ndim):
     except (AttributeError, TypeError, ValueError):
         return None
     if ndim == 1:
-        return [finite_or_none(v) for v in values]
-    return [[finite_or_none(v) for v in row] for row in values]
+        return [_finite_or_none(v) for v in values]
+    return [[_finite_or_none(v) for v in row] for row in values]
 
 
 def _nearest(steps, step):
@@ -317,7 +317,7 @@ def _nearest(steps, step):
     return min(candidates, key=lambda s: (abs(s - step), s))
 
 
-def finite_or_none(value):
+def _finite_or_none(value):
     if value is None:
         return None
     try:
