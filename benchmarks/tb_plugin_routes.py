@@ -36,6 +36,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 
 import tb_fixtures  # noqa: E402
 
+from lazyfeat_tf.tb_plugin.plugin import MAX_RUNS_PER_SERIES_REQUEST as BATCH  # noqa: E402  (the tab's batch)
+
 LIMIT_S = 2.0
 PREFIX = "/data/plugin/kernel_drift"
 REPEATS = 3
@@ -68,17 +70,16 @@ def requests_for(names):
     """(label, path) of every data route, as the frontend uses them and at their limits."""
     q = urllib.parse.urlencode
     one = names[len(names) // 2]
-    batch25 = names[:25]
-    batch32 = names[:32]
+    batch = names[:BATCH]
     steps, _ = tb_fixtures.checkpoint_schedule(100, 1.0)
     return [
         ("/runs (200 runs)", "/runs"),
         ("/final (200 runs)", "/final"),
         ("/series 1 run, all fields", "/series?" + q({"run": one, "include": ALL_FIELDS})),
-        ("/series 25 runs (frontend batch)", "/series?" + q({"run": batch25}, doseq=True)),
-        ("/series 25 runs + layers", "/series?" + q({"run": batch25, "include": "layers"}, doseq=True)),
-        ("/series 32 runs, all fields (max)",
-         "/series?" + q({"run": batch32, "include": ALL_FIELDS}, doseq=True)),
+        ("/series %d runs (frontend batch)" % BATCH, "/series?" + q({"run": batch}, doseq=True)),
+        ("/series %d runs + layers" % BATCH, "/series?" + q({"run": batch, "include": "layers"}, doseq=True)),
+        ("/series %d runs, all fields (max)" % BATCH,
+         "/series?" + q({"run": batch, "include": ALL_FIELDS}, doseq=True)),
         ("/eigenvalues last", "/eigenvalues?" + q({"run": one})),
         ("/eigenvalues step", "/eigenvalues?" + q({"run": one, "step": steps[50]})),
         ("/heatmap last", "/heatmap?" + q({"run": one})),
@@ -98,9 +99,10 @@ def time_requests(fetch, names):
         rows.append((label, status, statistics.median(times), max(times), size))
     # What the tab does on first load with every run selected (sequentially here).
     start = time.perf_counter()
+    fetch(PREFIX + "/limits")
     fetch(PREFIX + "/runs")
-    for i in range(0, len(names), 25):
-        fetch(PREFIX + "/series?" + urllib.parse.urlencode({"run": names[i:i + 25]}, doseq=True))
+    for i in range(0, len(names), BATCH):
+        fetch(PREFIX + "/series?" + urllib.parse.urlencode({"run": names[i:i + BATCH]}, doseq=True))
     fetch(PREFIX + "/final")
     fetch(PREFIX + "/eigenvalues?run=" + urllib.parse.quote(names[0]))
     fetch(PREFIX + "/heatmap?run=" + urllib.parse.quote(names[0]))
@@ -167,7 +169,8 @@ def print_table(title, load, rows, first):
         print("  %-36s %6s %10.1f %10.1f %10d%s" % (label, status, median * 1e3, worst * 1e3, size, flag))
         if flag:
             failed.append(label)
-    print("  first load of the tab (runs + 8 series batches + final + eigenvalues + heatmap): %.2f s" % first)
+    print("  first load of the tab (limits, runs, series in batches of %d, final, eigenvalues, heatmap): %.2f s"
+          % (BATCH, first))
     return failed
 
 

@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -428,6 +429,46 @@ def test_static_refuses_traversal(client, path):
     assert b"import" not in response.get_data()
 
 
+def _js_modules():
+    return sorted(name for name in os.listdir(STATIC_DIR) if name.endswith(".js"))
+
+
+def test_every_es_module_is_served_and_reached_from_index(client):
+    """index.js imports the other modules by relative URL: each must be a sibling file the static
+    route serves as JavaScript (browsers refuse modules of any other type), and each is used."""
+    reached, todo = set(), ["index.js"]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        response = client.get(PREFIX + "/static/" + name)
+        assert response.status_code == 200, name
+        assert response.headers["Content-Type"].startswith("text/javascript"), name
+        source = response.get_data(as_text=True)
+        for spec in re.findall(r'^import\s[^;]*?\sfrom\s+"([^"]+)";', source, re.MULTILINE):
+            assert re.fullmatch(r"\./[a-z_]+\.js", spec), (name, spec)  # no subfolder, no absolute URL
+            todo.append(spec[2:])
+    assert reached == set(_js_modules())
+
+
+def test_limits_route_answers_the_backend_constants(client):
+    response, data = get(client, "/limits")
+    assert response.status_code == 200
+    assert data == {"max_runs_per_series_request": kd_plugin.MAX_RUNS_PER_SERIES_REQUEST}
+
+
+def test_frontend_reads_limits_from_the_backend():
+    """No module of the frontend holds a copy of a backend limit; api.js asks /limits."""
+    sources = {}
+    for name in _js_modules():
+        with open(os.path.join(STATIC_DIR, name), encoding="utf-8") as f:
+            sources[name] = f.read()
+        limit = str(kd_plugin.MAX_RUNS_PER_SERIES_REQUEST)
+        assert not re.search(r"(?<![\w.#])%s(?![\w.])" % limit, sources[name]), name
+    assert '"./limits"' in sources["api.js"] and "max_runs_per_series_request" in sources["api.js"]
+
+
 def test_frontend_inserts_no_html():
     """Run names and tags reach the page through textContent/setAttribute only."""
     for name in sorted(os.listdir(STATIC_DIR)):
@@ -456,7 +497,7 @@ def test_works_under_path_prefix(logdir):
     assert client.get("/tb" + PREFIX + "/static/../plugin.py").status_code == 404
     response = client.get("/tb" + PREFIX + "/runs")
     assert response.status_code == 200 and json.loads(response.get_data())["runs"]
-    for name in ("index.js", "charts.js"):
+    for name in _js_modules():
         with open(os.path.join(STATIC_DIR, name), encoding="utf-8") as f:
             source = f.read()
         assert 'fetch("/' not in source and "getJSON(\"/" not in source and 'getJSON("/' not in source
@@ -624,3 +665,57 @@ def test_sampling_hint_zero_means_all():
     assert kd_plugin._hint_to_downsample(None) == kd_plugin._ALL
     assert kd_plugin._hint_to_downsample(0) == kd_plugin._ALL
     assert kd_plugin._hint_to_downsample(25) == 25
+
+
+# ------------------------------------------------------------------------------------------------
+# Malformed runs (issue 13, item 11): one bad run is skipped and reported, never a 500 for all
+
+
+def _deep_json(levels=200_000):
+    return "[" * levels + "]" * levels
+
+
+def _append_event(run_dir, step, tag, summary_metadata, tensor):
+    s = summary_pb2.Summary()
+    s.value.add(tag=tag, metadata=summary_metadata, tensor=tensor)
+    with summary.event_file_writer(run_dir) as w:
+        w.add_event(event_pb2.Event(step=step, wall_time=1.0, summary=s))
+
+
+def test_deeply_nested_json_skips_the_run_not_the_logdir(tmp_path):
+    root = str(tmp_path)
+    tb_fixtures.write_run(os.path.join(root, "good"), alpha_sqrt_h=1.0, width=16, seed=0, n_checkpoints=3)
+    # Deeply nested plugin content on the run-metadata tag (written before anything else).
+    bad_content = os.path.join(root, "bad_content")
+    deep_content = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name="kernel_drift", content=_deep_json().encode()),
+        data_class=summary_pb2.DATA_CLASS_TENSOR)
+    _append_event(bad_content, 0, metadata.RUN_METADATA_TAG, deep_content, summary._string_tensor("{}"))
+    tb_fixtures.write_run(bad_content, alpha_sqrt_h=2.0, width=16, seed=1, n_checkpoints=3,
+                          with_metadata=False)
+    # Well-formed content, deeply nested run-metadata value.
+    bad_value = os.path.join(root, "bad_value")
+    _append_event(bad_value, 0, metadata.RUN_METADATA_TAG,
+                  metadata.create_summary_metadata(metadata.KIND_RUN_METADATA),
+                  summary._string_tensor(_deep_json()))
+    tb_fixtures.write_run(bad_value, alpha_sqrt_h=3.0, width=16, seed=2, n_checkpoints=3,
+                          with_metadata=False)
+    client = make_client(root)
+
+    response, data = get(client, "/runs")
+    assert response.status_code == 200, data
+    runs = {r["run"]: r for r in data["runs"]}
+    assert runs["good"]["status"] == "ok" and runs["good"]["metadata"]["width"] == 16
+    for name in ("bad_content", "bad_value"):
+        assert runs[name]["status"] == "unreadable", runs[name]
+        assert runs[name]["metadata"] is None
+        assert metadata.RUN_METADATA_TAG in runs[name]["message"]
+    response, data = get(client, "/final")
+    assert response.status_code == 200, data
+    assert [p["run"] for p in data["points"]] == ["good"]
+    assert {s["run"] for s in data["skipped"]} == {"bad_content", "bad_value"}
+    for name in ("bad_content", "bad_value"):
+        for route in ("/series", "/eigenvalues", "/heatmap"):
+            response, data = get(client, route, run=name)
+            assert response.status_code == 200, (route, name, data)

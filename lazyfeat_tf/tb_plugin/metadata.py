@@ -26,10 +26,17 @@ Plugin tensors (plugin "kernel_drift", `DATA_CLASS_TENSOR`):
   subsample of train probes.
 
 Every plugin tensor carries `SummaryMetadata.plugin_data.content` = UTF-8 JSON
-``{"version": 1, "kind": ...}``; readers skip content whose version they do not know.
+``{"version": 1, "kind": ..., <CONTENT_FIELDS of the kind>}``; readers skip content whose version
+they do not know. The writer (`summary`) encodes and the plugin decodes through the functions here:
+`encode_content` / `decode_content` for the content, `RunMetadata` for the run-metadata JSON, and
+`ARRAY_NDIM` for the rank of the array tensors. Decoders return None on anything malformed (even
+JSON nested too deeply to parse), so that one bad run never breaks the others.
 """
 
+import dataclasses
 import json
+import math
+import numbers
 import re
 
 PLUGIN_NAME = "kernel_drift"
@@ -55,6 +62,18 @@ KIND_RECORD = "record"
 KIND_EIGENVALUES = "eigenvalues"
 KIND_HEATMAP = "heatmap"
 KINDS = (KIND_RUN_METADATA, KIND_RECORD, KIND_EIGENVALUES, KIND_HEATMAP)
+
+# Fields of each kind's content besides version and kind: name -> (type, default); a default of
+# REQUIRED means the writer must give the field.
+REQUIRED = object()
+CONTENT_FIELDS = {
+    KIND_RUN_METADATA: {},
+    KIND_RECORD: {},
+    KIND_EIGENVALUES: {"split": (str, REQUIRED), "initial": (bool, False)},
+    KIND_HEATMAP: {"probes": (str, "train")},
+}
+# Rank of the array tensors of each kind (eigenvalues: a vector; heatmap: an m x m matrix).
+ARRAY_NDIM = {KIND_EIGENVALUES: 1, KIND_HEATMAP: 2}
 
 RUN_METADATA_TAG = TAG_PREFIX + KIND_RUN_METADATA
 RECORD_TAG = TAG_PREFIX + KIND_RECORD
@@ -141,32 +160,164 @@ def parse_scalar_tag(tag):
 
 
 def encode_content(kind, **fields):
-    """Bytes for `SummaryMetadata.plugin_data.content` of a plugin tensor of the given kind."""
+    """Bytes for `SummaryMetadata.plugin_data.content` of a plugin tensor of the given kind.
+
+    `fields` are the kind's `CONTENT_FIELDS` (e.g. ``split="train"`` for eigenvalues); fields left
+    out are not written and read back as their default.
+    """
     if kind not in KINDS:
         raise ValueError("Unknown kernel_drift content kind %r; expected one of %s" % (kind, KINDS))
+    schema = CONTENT_FIELDS[kind]
+    unknown = sorted(set(fields) - set(schema))
+    if unknown:
+        raise ValueError("Unknown fields %s for %r content; expected some of %s"
+                         % (unknown, kind, sorted(schema)))
+    for name, (field_type, default) in schema.items():
+        if name not in fields and default is REQUIRED:
+            raise ValueError("%r content needs the field %r" % (kind, name))
+        if name in fields and not isinstance(fields[name], field_type):
+            raise TypeError("%r content field %r must be a %s; received %r"
+                            % (kind, name, field_type.__name__, fields[name]))
     payload = {"version": PROTOCOL_VERSION, "kind": kind}
     payload.update(fields)
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def decode_content(content):
-    """Parses plugin content written by `encode_content`.
+    """Parses plugin content written by `encode_content`, with every field of the kind filled in.
 
     Returns the dict, or None when the content is not valid kernel_drift content or comes from a
     newer protocol version than this reader knows (the caller then ignores the series).
     """
-    try:
-        payload = json.loads(bytes(content).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, TypeError):
-        return None
+    payload = _loads(content)
     if not isinstance(payload, dict):
         return None
     version = payload.get("version")
     if not isinstance(version, int) or not 1 <= version <= PROTOCOL_VERSION:
         return None
-    if payload.get("kind") not in KINDS:
+    kind = payload.get("kind")
+    if kind not in KINDS:
         return None
+    for name, (field_type, default) in CONTENT_FIELDS[kind].items():
+        value = payload.get(name, default)
+        if value is REQUIRED or not isinstance(value, field_type):
+            return None
+        payload[name] = value
     return payload
+
+
+@dataclasses.dataclass(frozen=True)
+class RunMetadata:
+    """The run's parameters, written once per run as JSON in the string tensor `RUN_METADATA_TAG`.
+
+    Build it with `RunMetadata.create(...)` (which validates), write `encode()`, read with
+    `RunMetadata.decode(text)`.
+
+    Attributes:
+      alpha: the output scale alpha of F = alpha * (f(w) - f(w0)) (article units), > 0.
+      alpha_sqrt_h: the control parameter alpha * sqrt(h) (>> 1 lazy, << 1 feature), > 0.
+      width: the width h of the hidden layers (channels for a CNN), >= 1.
+      seed: the initialization seed of the run.
+      extra: JSON object shown with the run (e.g. depth, dataset, loss).
+    """
+
+    alpha: float
+    alpha_sqrt_h: float
+    width: int
+    seed: int
+    extra: dict
+
+    @classmethod
+    def create(cls, *, alpha, alpha_sqrt_h, width, seed, extra=None):
+        """Validated metadata (NumPy numbers become Python numbers).
+
+        Raises:
+          ValueError / TypeError: naming the value, on a non-finite or non-positive alpha or
+            alpha_sqrt_h, a width that is not an integer >= 1, a seed that is not an integer, or an
+            `extra` that is not a dict.
+        """
+        alpha = check_float(alpha, "alpha", allow_nan=False)
+        alpha_sqrt_h = check_float(alpha_sqrt_h, "alpha_sqrt_h", allow_nan=False)
+        for name, value in (("alpha", alpha), ("alpha_sqrt_h", alpha_sqrt_h)):
+            if value <= 0:
+                raise ValueError("%s must be > 0; received %r" % (name, value))
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
+            raise ValueError("width must be an integer >= 1; received %r" % (width,))
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError("seed must be an integer; received %r" % (seed,))
+        if extra is None:
+            extra = {}
+        if not isinstance(extra, dict):
+            raise TypeError("extra must be a dict or None; received %r" % (type(extra).__name__,))
+        return cls(alpha=alpha, alpha_sqrt_h=alpha_sqrt_h, width=int(width), seed=int(seed), extra=extra)
+
+    def encode(self):
+        """The JSON text written in the tensor; raises TypeError if `extra` is not plain JSON."""
+        try:
+            return json.dumps(dataclasses.asdict(self), default=_json_default, allow_nan=False,
+                              sort_keys=True)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise TypeError("extra must be JSON-serializable (finite numbers): %s" % e) from None
+
+    @classmethod
+    def decode(cls, text):
+        """The metadata in `text` (str or UTF-8 bytes), or None if it is not valid metadata."""
+        payload = _loads(text)
+        if not isinstance(payload, dict):
+            return None
+        try:
+            metadata = cls.create(**{f.name: payload.get(f.name) for f in dataclasses.fields(cls)})
+        except (TypeError, ValueError):
+            return None
+        return dataclasses.replace(metadata, extra=_json_safe(metadata.extra))
+
+
+def check_float(value, name, allow_nan=True):
+    """float(value) of a Python or NumPy number; non-finite values only if `allow_nan`.
+
+    Raises TypeError for anything that is not a number (bools and strings included) and ValueError
+    for a non-finite value when `allow_nan` is False.
+    """
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise TypeError("%s must be a number; received %r" % (name, value))
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s must be a number; received %r" % (name, value)) from None
+    if not allow_nan and not math.isfinite(out):
+        raise ValueError("%s must be finite; received %r" % (name, out))
+    return out
+
+
+def _loads(data):
+    """json.loads of str or UTF-8 bytes, or None if it is not JSON (or nested too deeply)."""
+    try:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data).decode("utf-8")
+        return json.loads(data)
+    except (ValueError, TypeError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _json_safe(obj, depth=0):
+    """Copy of a decoded JSON value with non-finite floats as None (strict JSON out)."""
+    if depth > 20:
+        return None
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v, depth + 1) for v in obj]
+    return obj
+
+
+def _json_default(obj):
+    """NumPy scalars and arrays as Python numbers and lists (without importing NumPy)."""
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError("%r is not JSON-serializable" % (type(obj).__name__,))
 
 
 def create_summary_metadata(kind, **fields):

@@ -23,7 +23,6 @@ import contextvars
 import itertools
 import json
 import math
-import numbers
 import os
 import socket
 import time
@@ -155,40 +154,22 @@ class _EventFile:
 
 
 def run_metadata_summary(*, alpha, alpha_sqrt_h, width, seed, extra=None):
-    """The `Summary` proto `write_run_metadata` writes."""
-    alpha = _positive_float(alpha, "alpha")
-    alpha_sqrt_h = _positive_float(alpha_sqrt_h, "alpha_sqrt_h")
-    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < 1:
-        raise ValueError("width must be an integer >= 1; received %r" % (width,))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError("seed must be an integer; received %r" % (seed,))
-    if extra is None:
-        extra = {}
-    if not isinstance(extra, dict):
-        raise TypeError("extra must be a dict or None; received %r" % (type(extra).__name__,))
-    expected = alpha * math.sqrt(int(width))
-    if not math.isclose(alpha_sqrt_h, expected, rel_tol=1e-4):
+    """The `Summary` proto `write_run_metadata` writes (schema: `metadata.RunMetadata`)."""
+    run_metadata = metadata.RunMetadata.create(
+        alpha=alpha, alpha_sqrt_h=alpha_sqrt_h, width=width, seed=seed, extra=extra
+    )
+    expected = run_metadata.alpha * math.sqrt(run_metadata.width)
+    if not math.isclose(run_metadata.alpha_sqrt_h, expected, rel_tol=1e-4):
         warnings.warn(
             "alpha_sqrt_h=%g differs from alpha*sqrt(width)=%g; the tab uses alpha_sqrt_h as given"
-            % (alpha_sqrt_h, expected),
+            % (run_metadata.alpha_sqrt_h, expected),
             stacklevel=3,
         )
-    payload = {
-        "alpha": alpha,
-        "alpha_sqrt_h": alpha_sqrt_h,
-        "width": int(width),
-        "seed": int(seed),
-        "extra": extra,
-    }
-    try:
-        text = json.dumps(payload, default=_json_default, allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as e:
-        raise TypeError("extra must be JSON-serializable (finite numbers): %s" % e) from None
     summary = summary_pb2.Summary()
     summary.value.add(
         tag=metadata.RUN_METADATA_TAG,
         metadata=metadata.create_summary_metadata(metadata.KIND_RUN_METADATA),
-        tensor=_string_tensor(text),
+        tensor=_string_tensor(run_metadata.encode()),
     )
     return summary
 
@@ -204,15 +185,28 @@ def drift_record_summary(record):
         )
     if "t" not in record:
         raise ValueError("record needs the physical time 't'; received keys %s" % sorted(record))
-    t = _float(record["t"], "t", allow_nan=False)
+    t = metadata.check_float(record["t"], "t", allow_nan=False)
     if t < 0:
         raise ValueError("record['t'] must be >= 0; received %r" % (t,))
 
     summary = summary_pb2.Summary()
-    scalars = []  # (tag, value)
     copy = {"t": t}  # JSON copy of the scalar part
+    scalars = [(metadata.T_TAG, t)] + _drift_scalars(record, copy) + _per_split_scalars(record, copy)
+    for tag, value in scalars:
+        summary.value.add(tag=tag, metadata=_SCALAR_METADATA, tensor=_float_scalar_tensor(value))
+    _add_eigenvalues(summary, record, t, copy)
+    _add_heatmap(summary, record, copy)
+    summary.value.add(
+        tag=metadata.RECORD_TAG,
+        metadata=metadata.create_summary_metadata(metadata.KIND_RECORD),
+        tensor=_string_tensor(json.dumps(_nan_to_none(copy), allow_nan=False, sort_keys=True)),
+    )
+    return summary
 
-    scalars.append((metadata.T_TAG, t))
+
+def _drift_scalars(record, copy):
+    """[(tag, value)] of record["drift"] (totals and layers); fills copy["drift"]."""
+    scalars = []
     drift = _split_dict(record, "drift")
     if drift:
         copy["drift"] = {}
@@ -230,7 +224,7 @@ def drift_record_summary(record):
             )
         out = {}
         if metadata.TOTAL in entry:
-            value = _float(entry[metadata.TOTAL], "drift/%s/total" % split)
+            value = metadata.check_float(entry[metadata.TOTAL], "drift/%s/total" % split)
             scalars.append((metadata.total_tag(split), value))
             out[metadata.TOTAL] = value
         layers = entry.get(metadata.LAYERS)
@@ -243,11 +237,16 @@ def drift_record_summary(record):
             out[metadata.LAYERS] = {}
             for layer, value in layers.items():
                 metadata.check_layer(layer)
-                value = _float(value, "drift/%s/layers/%s" % (split, layer))
+                value = metadata.check_float(value, "drift/%s/layers/%s" % (split, layer))
                 scalars.append((metadata.layer_tag(split, layer), value))
                 out[metadata.LAYERS][layer] = value
         copy["drift"][split] = out
+    return scalars
 
+
+def _per_split_scalars(record, copy):
+    """[(tag, value)] of record["alignment"] and record["effective_rank"]; fills copy."""
+    scalars = []
     for key, tag_fn in (
         ("alignment", metadata.alignment_tag),
         ("effective_rank", metadata.effective_rank_tag),
@@ -256,18 +255,19 @@ def drift_record_summary(record):
         if values:
             copy[key] = {}
         for split, value in values.items():
-            value = _float(value, "%s/%s" % (key, split))
+            value = metadata.check_float(value, "%s/%s" % (key, split))
             scalars.append((tag_fn(split), value))
             copy[key][split] = value
+    return scalars
 
-    for tag, value in scalars:
-        summary.value.add(tag=tag, metadata=_SCALAR_METADATA, tensor=_float_scalar_tensor(value))
 
+def _add_eigenvalues(summary, record, t, copy):
+    """The eigenvalue tensors of record["eigenvalues"] (also as Theta_0's when t == 0)."""
     eigenvalues = _split_dict(record, "eigenvalues")
     if eigenvalues:
         copy["eigenvalues_k"] = {}
     for split, values in eigenvalues.items():
-        array = _array(values, "eigenvalues/%s" % split, ndim=1, dtype=np.float64)
+        array = _array(values, "eigenvalues/%s" % split, metadata.KIND_EIGENVALUES, np.float64)
         if not 1 <= array.size <= MAX_EIGENVALUES:
             raise ValueError(
                 "record['eigenvalues'][%r] must hold 1 to %d values; received %d"
@@ -288,27 +288,24 @@ def drift_record_summary(record):
                 tensor=_array_tensor(array, types_pb2.DT_DOUBLE),
             )
 
-    heatmap = record.get("heatmap")
-    if heatmap is not None:
-        array = _array(heatmap, "heatmap", ndim=2, dtype=np.float32)
-        if not (1 <= array.shape[0] <= MAX_HEATMAP_SIZE and 1 <= array.shape[1] <= MAX_HEATMAP_SIZE):
-            raise ValueError(
-                "record['heatmap'] must be at most %dx%d; received shape %s"
-                % (MAX_HEATMAP_SIZE, MAX_HEATMAP_SIZE, array.shape)
-            )
-        summary.value.add(
-            tag=metadata.HEATMAP_TAG,
-            metadata=metadata.create_summary_metadata(metadata.KIND_HEATMAP, probes="train"),
-            tensor=_array_tensor(array, types_pb2.DT_FLOAT),
-        )
-        copy["heatmap_m"] = list(array.shape)
 
+def _add_heatmap(summary, record, copy):
+    """The heatmap tensor of record["heatmap"], if any."""
+    heatmap = record.get("heatmap")
+    if heatmap is None:
+        return
+    array = _array(heatmap, "heatmap", metadata.KIND_HEATMAP, np.float32)
+    if not (1 <= array.shape[0] <= MAX_HEATMAP_SIZE and 1 <= array.shape[1] <= MAX_HEATMAP_SIZE):
+        raise ValueError(
+            "record['heatmap'] must be at most %dx%d; received shape %s"
+            % (MAX_HEATMAP_SIZE, MAX_HEATMAP_SIZE, array.shape)
+        )
     summary.value.add(
-        tag=metadata.RECORD_TAG,
-        metadata=metadata.create_summary_metadata(metadata.KIND_RECORD),
-        tensor=_string_tensor(json.dumps(_nan_to_none(copy), allow_nan=False, sort_keys=True)),
+        tag=metadata.HEATMAP_TAG,
+        metadata=metadata.create_summary_metadata(metadata.KIND_HEATMAP, probes="train"),
+        tensor=_array_tensor(array, types_pb2.DT_FLOAT),
     )
-    return summary
+    copy["heatmap_m"] = list(array.shape)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,26 +334,6 @@ def _check_step(step):
     return as_int
 
 
-def _float(value, name, allow_nan=True):
-    """float(value); non-finite values only if `allow_nan` (measurements; never t or alpha)."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        raise TypeError("%s must be a number; received %r" % (name, value))
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError("%s must be a number; received %r" % (name, value)) from None
-    if not allow_nan and not math.isfinite(out):
-        raise ValueError("%s must be finite; received %r" % (name, out))
-    return out
-
-
-def _positive_float(value, name):
-    out = _float(value, name, allow_nan=False)
-    if out <= 0:
-        raise ValueError("%s must be > 0; received %r" % (name, out))
-    return out
-
-
 def _split_dict(record, key):
     value = record.get(key)
     if value is None:
@@ -371,7 +348,9 @@ def _split_dict(record, key):
     return value
 
 
-def _array(values, name, ndim, dtype):
+def _array(values, name, kind, dtype):
+    """`values` as a `dtype` array of the rank the reader expects for `kind` (metadata.ARRAY_NDIM)."""
+    ndim = metadata.ARRAY_NDIM[kind]
     try:
         array = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError):
@@ -416,11 +395,3 @@ def _nan_to_none(obj):
     if isinstance(obj, dict):
         return {k: _nan_to_none(v) for k, v in obj.items()}
     return obj
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError("%r is not JSON-serializable" % (type(obj).__name__,))

@@ -216,6 +216,61 @@ export function centerMessage(svg, inner, text) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cards and legends
+
+// A card of the chart grid: a title, a header line (class `header`: a subtitle, or controls), the
+// chart's svg and, if `note`, a note under it.
+export function chartCard(grid, {id, title, svgId, label, header = "kd-sub", note = true, wide = false}) {
+  const section = htmlEl("section", {className: "kd-card" + (wide ? " kd-wide" : ""), id}, grid);
+  const heading = htmlEl("h3", {}, section, title);
+  const head = htmlEl("div", {className: header}, section);
+  const svg = svgEl("svg", {id: svgId, role: "img", "aria-label": label}, section);
+  return {heading, head, svg, note: note ? htmlEl("div", {className: "kd-note"}, section) : null};
+}
+
+// Width available to a chart in its card.
+export function chartWidth(svg, fallback = 600) {
+  const w = svg.parentElement ? svg.parentElement.clientWidth - 22 : fallback;
+  return Math.max(260, w || fallback);
+}
+
+// Where to put a w x h legend inside the plot: the corner that hides the fewest data points
+// (points, plus samples along the segments between consecutive points of each polyline).
+export function legendBox(inner, w, h, points, polylines = []) {
+  const samples = points.slice();
+  for (const line of polylines) {
+    for (let i = 1; i < line.length; i++) {
+      const [a, b] = [line[i - 1], line[i]];
+      for (let k = 1; k < 8; k++) samples.push({px: a.px + ((b.px - a.px) * k) / 8, py: a.py + ((b.py - a.py) * k) / 8});
+    }
+  }
+  const pad = 6;
+  const xs = [inner.right - w - pad, inner.left + pad, (inner.left + inner.right - w) / 2];
+  const ys = [inner.top + pad, inner.bottom - h - pad, (inner.top + inner.bottom - h) / 2];
+  const corners = [];  // corners first (preferred on ties), then edge middles, then the centre
+  for (const [i, j] of [[0, 0], [1, 0], [0, 1], [1, 1], [0, 2], [1, 2], [2, 0], [2, 1], [2, 2]]) {
+    corners.push([xs[i], ys[j]]);
+  }
+  let best = corners[0], bestCount = Infinity;
+  for (const [x, y] of corners) {
+    let count = 0;
+    for (const p of samples) {
+      if (p.px >= x - 4 && p.px <= x + w + 4 && p.py >= y - 4 && p.py <= y + h + 4) count += 1;
+    }
+    if (count < bestCount) { bestCount = count; best = [x, y]; }
+  }
+  return {x: best[0], y: best[1], w, h};
+}
+
+// The white box of a legend at `box` (from legendBox); returns the group to draw its entries in.
+export function legendFrame(svg, box) {
+  const g = svgEl("g", {}, svg);
+  svgEl("rect", {x: box.x, y: box.y, width: box.w, height: box.h, fill: "#fff", "fill-opacity": 0.85,
+    stroke: "#e0e0e0"}, g);
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Colour maps
 
 const PLASMA = ["#0d0887", "#41049d", "#6a00a8", "#8f0da4", "#b12a90", "#cc4778", "#e16462",
