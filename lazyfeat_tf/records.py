@@ -52,9 +52,10 @@ class Evaluator:
             pairs[layer.name] = list(zip(layer.trainable_weights, frozen[layer.name].weights))
         pairs[parts.readout.name] = [(parts.readout.kernel, parts.readout.kernel0)]
         diffs, norms = {}, {}
-        for name, weights in pairs.items():
-            diffs[name] = sum(float(np.sum((w.numpy() - w0.numpy()) ** 2)) for w, w0 in weights)
-            norms[name] = sum(float(np.sum(w0.numpy() ** 2)) for _, w0 in weights)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged network's change is inf or NaN
+            for name, weights in pairs.items():
+                diffs[name] = sum(_squared_norm(w.numpy() - w0.numpy()) for w, w0 in weights)
+                norms[name] = sum(_squared_norm(w0.numpy()) for _, w0 in weights)
         total = math.sqrt(sum(diffs.values()) / sum(norms.values()))
         return total, {name: math.sqrt(diffs[name] / norms[name]) for name in pairs}
 
@@ -72,14 +73,28 @@ class Evaluator:
             "wall_time": wall_time,
             "train_loss": state.loss,
             "train_loss_unscaled": state.loss * s.alpha**2,
-            "train_error": float(losses.error_rate(train_outputs, s.y.numpy())),
+            "train_error": error_rate(train_outputs, s.y.numpy()),
             "min_margin": float(margins.min()),
-            "unsatisfied": int(np.sum(margins < 1.0)),
+            "unsatisfied": int(np.sum(margins < 1.0)) if np.all(np.isfinite(margins)) else None,
             "test_loss": float(s.loss(test_outputs, self.y_test)),
-            "test_error": float(losses.error_rate(test_outputs, self.y_test)),
+            "test_error": error_rate(test_outputs, self.y_test),
             "relative_weight_change": total,
             "relative_weight_change_layers": layers,
         }
+
+
+def _squared_norm(array):
+    """sum(array^2) in float64 (float32 squares overflow from 1e19 on)."""
+    return float(np.sum(np.square(array, dtype=np.float64)))
+
+
+def error_rate(outputs, labels):
+    """The fraction of F y <= 0 (`losses.error_rate`), or NaN when an output is not finite: a
+    diverged network has no error rate (NaN margins would count as correct)."""
+    outputs = np.asarray(outputs)
+    if not np.all(np.isfinite(outputs)):
+        return float("nan")
+    return float(losses.error_rate(outputs, np.asarray(labels, outputs.dtype)))
 
 
 def write_scalars(writer, record):

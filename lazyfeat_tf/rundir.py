@@ -9,11 +9,13 @@ Layout of `workdir/`:
 - `model.keras`: the final Keras model; `tb/`: TensorBoard event files.
 
 Every file except the append-only metrics is written to a temporary name and renamed, so an
-interrupted run (even `kill -9`) never leaves a corrupt file behind.
+interrupted run (even `kill -9`) never leaves a corrupt file behind. JSON is strict: a non-finite
+number (a diverged run's loss or weight change) is written as null, never as a number.
 """
 
 import io
 import json
+import math
 import os
 
 import numpy as np
@@ -34,8 +36,24 @@ def atomic_write_bytes(path, payload):
     os.replace(tmp, path)
 
 
+def finite_or_none(obj):
+    """A copy of a JSON-ready value with every non-finite float (NaN, inf) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite_or_none(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(value) for value in obj]
+    return obj
+
+
+def json_text(obj, **options):
+    """Strict JSON of `obj`: non-finite floats become null."""
+    return json.dumps(finite_or_none(obj), allow_nan=False, **options)
+
+
 def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json_text(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def atomic_write_npz(path, arrays):
@@ -97,7 +115,7 @@ class RunDir:
     # Metrics: append-only JSON lines, truncated to the checkpoint on resume.
     def append_metrics(self, record):
         with open(self.file("metrics.jsonl"), "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json_text(record) + "\n")
             f.flush()
 
     def read_metrics(self):

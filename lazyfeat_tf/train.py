@@ -17,6 +17,10 @@ from lazyfeat_tf import accelerators, data, dynamics, models, ntk, records, rund
 from lazyfeat_tf import config as config_lib
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
+NETWORK_RESULTS = ("train_error", "test_error", "train_loss", "test_loss", "relative_weight_change",
+                   "relative_weight_change_layers", "min_margin", "kernel_drift_train", "kernel_drift_test",
+                   "final_kernel_test_error")
+"""What results.json says of the trained network: null for a diverged run (status "nan")."""
 FLOAT32_ALPHA_NOTE = 100.0
 """From this alpha on, a float32 run prints a note: F = alpha (f - f0) carries round-off of about
 alpha * 1e-7, which the step control of the gradient flow sees (README, Precision)."""
@@ -169,7 +173,14 @@ class Training:
         if last_record is None or last_record["step"] != state.step:
             last_record = self.record(state)
         self.save_checkpoint(state, force=True)
+        if status != "nan" and not self.finite():
+            status = "nan"  # weights or outputs overflowed while the loss still looked finite
         return state, status, last_record
+
+    def finite(self):
+        """Whether the network's parameters and training outputs are all finite."""
+        arrays = [p.numpy() for p in self.system.params] + [self.trainer.outputs.numpy()]
+        return all(np.all(np.isfinite(a)) for a in arrays)
 
     def run(self):
         """Train (or resume) to the end and write the final files; returns the results."""
@@ -186,15 +197,17 @@ class Training:
             "train_outputs": self.trainer.outputs.numpy(), "train_labels": task.y_train,
             "test_outputs": self.evaluator.test_outputs().numpy(), "test_labels": task.y_test})
         self.writer.close()
-        print(f"finished ({status}) after {state.step} steps, t={state.t:.3e}: train error "
-              f"{results['train_error']:.4f}, test error {results['test_error']:.4f}, ||w-w0||/||w0|| = "
-              f"{results['relative_weight_change']:.3e}; results in {self.run_dir.file('results.json')}", flush=True)
+        shown = {key: "n/a" if results[key] is None else format(results[key], spec)
+                 for key, spec in (("train_error", ".4f"), ("test_error", ".4f"), ("relative_weight_change", ".3e"))}
+        print(f"finished ({status}) after {state.step} steps, t={state.t:.3e}: train error {shown['train_error']}, "
+              f"test error {shown['test_error']}, ||w-w0||/||w0|| = {shown['relative_weight_change']}; "
+              f"results in {self.run_dir.file('results.json')}", flush=True)
         return results
 
     def results(self, state, status, last_record, kernel_results):
-        """The content of results.json."""
+        """The content of results.json (non-finite numbers as None, the network's for a diverged run)."""
         spec, strategy = self.spec, self.strategy
-        return {
+        results = {
             **{k: last_record[k] for k in ("train_error", "test_error", "train_loss", "test_loss", "t",
                                            "relative_weight_change", "relative_weight_change_layers",
                                            "min_margin")},
@@ -215,3 +228,6 @@ class Training:
             "kernel_drift_test": last_record.get("kernel_drift_test"),
             **kernel_results,
         }
+        if status == "nan":
+            results.update({key: None for key in NETWORK_RESULTS if key in results})
+        return rundir.finite_or_none(results)

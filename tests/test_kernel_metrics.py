@@ -195,3 +195,15 @@ def test_tracker_argument_errors():
         ntk.KernelTracker(model, x, y, method="fast")
     with pytest.raises(ValueError, match="n_eigenvalues=-1"):
         ntk.KernelTracker(model, x, y, n_eigenvalues=-1)
+
+
+def test_a_non_finite_kernel_has_nan_metrics_not_numbers_or_errors():
+    theta = np.eye(4)
+    theta[1, 2] = np.nan
+    y = np.array([1.0, -1.0, 1.0, -1.0])
+    assert np.isnan(ntk.relative_drift(theta, np.eye(4)))
+    assert np.isnan(ntk.kernel_alignment(theta, y))  # not 0.0
+    assert np.isnan(ntk.effective_rank(theta))  # not 0.0
+    eigenvalues = ntk.top_eigenvalues(theta, 3)  # numpy's eigvalsh would raise LinAlgError
+    assert len(eigenvalues) == 3 and all(np.isnan(v) for v in eigenvalues)
+    assert np.isnan(ntk.relative_drift(np.eye(4), np.full((4, 4), np.inf)))

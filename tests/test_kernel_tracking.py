@@ -84,6 +84,46 @@ def test_resume_with_kernel_tracking_equals_uninterrupted_run(lazy_and_feature, 
     assert_same_run(workdir, lazy_and_feature[1e4])
 
 
+def test_resume_at_the_last_record_writes_the_final_kernel(lazy_and_feature, tmp_path, monkeypatch):
+    """Killed after its last record and checkpoint, before kernels.npz: the resumed run makes no new
+    record, and its kernels.npz must still hold the final kernel, not Theta_0 (issue 13, item 1)."""
+    workdir = str(tmp_path / "resumed")
+    config = tracked_config(alpha_sqrt_h=1e4)
+
+    def killed(self):
+        raise Interrupt
+
+    monkeypatch.setattr(ntk.KernelObserver, "finish", killed)
+    with pytest.raises(Interrupt):
+        train.train_and_evaluate(config, workdir)
+    monkeypatch.undo()
+    last = read_metrics(workdir)[-1]
+    train.train_and_evaluate(config, workdir)
+    assert read_metrics(workdir)[-1] == last  # resumed at the last record: nothing measured again
+    assert_same_run(workdir, lazy_and_feature[1e4])
+    with np.load(os.path.join(workdir, "kernels.npz")) as got, \
+            np.load(os.path.join(lazy_and_feature[1e4], "kernels.npz")) as want:
+        assert sorted(got.files) == sorted(want.files)
+        for key in want.files:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+        assert np.abs(got["final/train/total"] - got["initial/train/total"]).max() > 0
+
+
+def test_a_diverging_tracked_run_ends_with_status_nan_and_no_numbers(tmp_path):
+    """SGD with a huge step: the kernel turns NaN; the run ends "nan" (no LinAlgError), and what
+    it says of the network is null, while the Theta_0 predictor keeps its number (issue 13, item 3)."""
+    workdir = str(tmp_path / "diverged")
+    results = train.train_and_evaluate(tracked_config(dynamics__kind="sgd", dynamics__learning_rate=1e30), workdir)
+    on_disk = results_of(workdir)
+    assert on_disk == results and results["status"] == "nan"
+    for key in ("train_error", "test_error", "kernel_drift_train", "kernel_drift_test", "final_kernel_test_error",
+                "relative_weight_change"):
+        assert results[key] is None, key
+    assert 0 <= results["init_kernel_test_error"] <= 1
+    last = read_metrics(workdir)[-1]
+    assert last["kernel_drift_train"] is None and last["train_error"] is None
+
+
 def soft_hinge_prime(margins, beta=20.0):
     """dl/dz of l(z) = softplus(beta (1 - z)) / beta: -sigmoid(beta (1 - z))."""
     return -1.0 / (1.0 + np.exp(-beta * (1.0 - margins)))

@@ -324,6 +324,26 @@ def test_n_train_larger_than_the_data_is_one_line(workdir):
 # Other setups end to end: float64, and setup B (CNN, SGD) on tfds MNIST (mocked)
 
 
+def test_a_diverged_run_reports_no_error_rate(workdir, capsys):
+    """A non-finite network has no error rate: null in results.json and metrics.jsonl (strict JSON),
+    "n/a" on the console, never 0.0 (issue 13, item 2)."""
+    config = run_config(dynamics__kind="sgd", dynamics__learning_rate=1e30)
+    results = train.train_and_evaluate(config, workdir)
+    assert results["status"] == "nan" and not results["converged"]
+    for key in ("train_error", "test_error", "train_loss", "test_loss", "relative_weight_change", "min_margin"):
+        assert results[key] is None, key
+
+    def strict(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    with open(os.path.join(workdir, "results.json")) as f:
+        assert json.loads(f.read(), parse_constant=strict) == results
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        last = [json.loads(line, parse_constant=strict) for line in f][-1]
+    assert last["train_error"] is None and last["test_error"] is None
+    assert "train error n/a, test error n/a" in capsys.readouterr().out
+
+
 def test_float64_run_end_to_end(workdir):
     config = run_config(dtype="float64", dynamics__max_steps=300, dynamics__num_records=8)
     results = train.train_and_evaluate(config, workdir)

@@ -10,12 +10,17 @@ float64 numpy, returning Python floats / lists).
   the participation ratio of the spectrum: n for the identity (any multiple of it), 1 for a
   rank-one kernel, between 1 and rank(Theta) for a positive semi-definite Theta.
 
+A kernel with a non-finite entry (the network diverged) has no such numbers: every function then
+returns NaN (NaNs for the eigenvalues), never an error or a finite value.
+
 Reference:
     Geiger, Spigler, Jacot & Wyart (2020), "Disentangling feature and lazy training in deep neural
     networks", arXiv:1906.08034.
 """
 
 import numpy as np
+
+NAN = float("nan")
 
 def _matrix(theta, name="theta"):
     theta = np.asarray(theta, dtype=np.float64)
@@ -32,6 +37,8 @@ def relative_drift(theta_t, theta_0):
     theta_t, theta_0 = _matrix(theta_t, "theta_t"), _matrix(theta_0, "theta_0")
     if theta_t.shape != theta_0.shape:
         raise ValueError(f"kernels must have the same shape, received {theta_t.shape} and {theta_0.shape}")
+    if not (np.all(np.isfinite(theta_t)) and np.all(np.isfinite(theta_0))):
+        return NAN
     change = np.linalg.norm(theta_t - theta_0)
     reference = np.linalg.norm(theta_0)
     if reference == 0.0:
@@ -45,6 +52,8 @@ def kernel_alignment(theta, y):
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if theta.shape != (y.size, y.size):
         raise ValueError(f"theta must be [n, n] with n = len(y) = {y.size}, received shape {theta.shape}")
+    if not np.all(np.isfinite(theta)):
+        return NAN
     denominator = np.linalg.norm(theta) * float(y @ y)
     return float(y @ theta @ y / denominator) if denominator > 0 else 0.0
 
@@ -59,6 +68,8 @@ def top_eigenvalues(theta, k):
         raise ValueError(f"theta must be square, received shape {theta.shape}")
     if not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"k must be an int >= 0, received k={k!r}")
+    if not np.all(np.isfinite(theta)):
+        return [NAN] * min(k, theta.shape[0])
     eigenvalues = np.linalg.eigvalsh(0.5 * (theta + theta.T))
     return [float(v) for v in eigenvalues[::-1][:k]]
 
@@ -71,6 +82,8 @@ def effective_rank(theta):
     theta = _matrix(theta)
     if theta.shape[0] != theta.shape[1]:
         raise ValueError(f"theta must be square, received shape {theta.shape}")
+    if not np.all(np.isfinite(theta)):
+        return NAN
     squared_norm = float(np.sum(theta * theta))
     return float(np.trace(theta) ** 2 / squared_norm) if squared_norm > 0 else 0.0
 

@@ -84,7 +84,8 @@ class KernelObserver:
         if self.initial is not None:
             self.initial.advance_to(t)
             difference = train_outputs - self.initial.train_outputs()
-            flat["linear_distance"] = float(np.sqrt(np.mean(difference**2)))
+            with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
+                flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
             if t == 0:  # the first record of a fresh run: compile while the network traces its step
                 self.initial.compile_in_background()
         return flat, drift
@@ -95,9 +96,12 @@ class KernelObserver:
         if self.initial is not None:
             self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self.initial.test_error()
-            self.initial.restart_on(*self._kernels())  # now the final kernel's predictor
-            self.initial.run_to_convergence()
-            results["final_kernel_test_error"] = self.initial.test_error()
+            final = self._kernels()
+            results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
+            if all(np.all(np.isfinite(kernel)) for kernel in final):
+                self.initial.restart_on(*final)  # now the final kernel's predictor
+                self.initial.run_to_convergence()
+                results["final_kernel_test_error"] = self.initial.test_error()
         arrays = {}
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})

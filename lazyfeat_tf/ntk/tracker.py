@@ -160,5 +160,7 @@ class KernelTracker:
         return self._flat(self._initial)
 
     def current_kernels(self):
-        """The latest Theta_t (Theta_0 before any `measure`), keyed as `initial_kernels`."""
+        """Theta at the current parameters, computed now (a resumed run may have made no `measure`
+        since its parameters were restored), keyed as `initial_kernels`."""
+        self._current = self._kernels()
         return self._flat(self._current)
