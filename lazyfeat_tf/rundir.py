@@ -8,15 +8,25 @@ Layout of `workdir/`:
 - `outputs.npz`: F on the train and test points with their labels;
 - `model.keras`: the final Keras model; `tb/`: TensorBoard event files.
 
-Every file except the append-only metrics is written to a temporary name and renamed, so an
-interrupted run (even `kill -9`) never leaves a corrupt file behind. JSON is strict: a non-finite
+Every file except the append-only metrics is written to a temporary name (`<name>.tmp-<pid>`) and
+renamed, so an interrupted run (even `kill -9`) never leaves a corrupt file behind; the temporary
+files an interrupted write leaves are ignored and removed at the next start. One process at a time
+trains a workdir (`lock`, a `.lock` file held with flock, released even by `kill -9`). A file that
+does not parse is never taken for a result: a results.json that does not parse makes the run
+unfinished (it is resumed and written again), metrics.jsonl cut before the checkpoint makes the
+run train again from the start, and a checkpoint.npz or config.json that does not load is a
+one-line `WorkdirError` saying what to do. JSON is strict: a non-finite
 number (a diverged run's loss or weight change) is written as null, never as a number.
 """
 
+import contextlib
+import fcntl
 import io
 import json
 import math
 import os
+import re
+import zipfile
 
 import numpy as np
 
@@ -74,6 +84,37 @@ def _first_difference(old, new, prefix=""):
     return None
 
 
+TEMPORARY = re.compile(r".+\.tmp-\d+(\.keras)?$")
+"""Names of the temporary files of `atomic_write_bytes` and of the model's save."""
+LOCK = ".lock"
+
+
+def _one_line(error):
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+@contextlib.contextmanager
+def exclusive(path, in_use):
+    """Hold an flock on the file `path` (created, with this process's pid written in it) while the
+    block runs; released at its end and by the process's death, even `kill -9`.
+
+    Raises `in_use(holder)` (holder: e.g. "pid 123") if another process holds it.
+    """
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise in_use(handle.read().strip()) from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class RunDir:
     """Files of one run. `path` need not exist yet; nothing is written until `start`."""
 
@@ -83,9 +124,14 @@ class RunDir:
     def file(self, name):
         return os.path.join(self.path, name)
 
+    def _entries(self):
+        """The workdir's files and folders, without the lock and left-over temporary files."""
+        return [name for name in os.listdir(self.path) if name != LOCK and not TEMPORARY.match(name)]
+
     @property
     def finished(self):
-        return os.path.exists(self.file("results.json"))
+        """Whether results.json is there and parses (a corrupt one is written again by a resume)."""
+        return self.read_results(missing_ok=True) is not None
 
     def check_compatible(self, identity):
         """Raise `WorkdirError` unless the workdir is empty, new, or holds this same run."""
@@ -93,22 +139,49 @@ class RunDir:
             raise WorkdirError(f"--workdir={self.path!r} exists and is not a directory")
         config_path = self.file("config.json")
         if os.path.exists(config_path):
-            with open(config_path) as f:
-                old = json.load(f)
-            difference = _first_difference(old, identity)
+            old = self._read_json("config.json", "choose another --workdir or move this one away")
+            difference = _first_difference(old, identity) if isinstance(old, dict) else "not a JSON object"
             if difference:
                 raise WorkdirError(
                     f"--workdir={self.path!r} holds a different run ({difference}); "
                     "choose another --workdir"
                 )
-        elif os.path.isdir(self.path) and os.listdir(self.path):
+        elif os.path.isdir(self.path) and self._entries():
             raise WorkdirError(
                 f"--workdir={self.path!r} is not empty and holds no run of this package; "
                 "choose another --workdir"
             )
 
+    def _read_json(self, name, fix):
+        try:
+            with open(self.file(name)) as f:
+                return json.load(f)
+        except (OSError, ValueError, RecursionError) as error:
+            raise WorkdirError(f"{self.file(name)} does not parse ({_one_line(error)}); {fix}") from None
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the workdir for this process (creating it); raise `WorkdirError` if another process
+        holds it. Removes the temporary files that interrupted writes left."""
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            open(self.file(LOCK), "a").close()
+        except OSError as error:
+            raise WorkdirError(f"--workdir={self.path!r} cannot be created or written ({_one_line(error)}); "
+                               "choose a writable --workdir") from None
+
+        def in_use(holder):
+            return WorkdirError(f"--workdir={self.path!r} is in use by another run ({holder}); "
+                                "wait for it to end or choose another --workdir")
+
+        with exclusive(self.file(LOCK), in_use):
+            for name in os.listdir(self.path):
+                if TEMPORARY.match(name):
+                    os.remove(self.file(name))
+            yield self
+
     def start(self, identity):
-        os.makedirs(self.path, exist_ok=True)
+        """Write config.json (once); call it holding `lock`."""
         if not os.path.exists(self.file("config.json")):
             atomic_write_json(self.file("config.json"), identity)
 
@@ -119,17 +192,26 @@ class RunDir:
             f.flush()
 
     def read_metrics(self):
+        """The records of metrics.jsonl up to the first line that is not one (a line cut by a kill)."""
         path = self.file("metrics.jsonl")
         if not os.path.exists(path):
             return []
         records = []
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             for line in f:
                 try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:  # a line cut by a kill
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
                     break
+                if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                    break
+                records.append(record)
         return records
+
+    def has_record_at(self, step):
+        """Whether the readable records of metrics.jsonl reach `step` (a checkpoint's: every
+        checkpoint follows the record of its step)."""
+        return any(record.get("step") == step for record in self.read_metrics())
 
     def truncate_metrics(self, last_step):
         """Keep the records up to `last_step` (those a resumed run will not write again)."""
@@ -140,19 +222,39 @@ class RunDir:
     def save_checkpoint(self, arrays, state):
         atomic_write_npz(self.file("checkpoint.npz"), {**arrays, "__state__": np.array(json.dumps(state))})
 
-    def load_checkpoint(self):
-        """(arrays dict, state dict), or None when there is no checkpoint."""
+    def load_checkpoint(self, keys=()):
+        """(arrays dict, state dict), or None when there is no checkpoint.
+
+        Raises `WorkdirError` (naming the file and what to do) when checkpoint.npz does not load or
+        lacks one of `keys`.
+        """
         path = self.file("checkpoint.npz")
         if not os.path.exists(path):
             return None
-        with np.load(path) as npz:
-            arrays = {k: npz[k] for k in npz.files if k != "__state__"}
-            state = json.loads(str(npz["__state__"]))
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files if k != "__state__"}
+                state = json.loads(str(npz["__state__"]))
+            missing = [key for key in keys if key not in arrays]
+            if missing or not isinstance(state, dict) or not {"step", "wall_time"} <= set(state):
+                raise ValueError(f"it lacks {(missing or ['its loop state'])[0]!r}")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise WorkdirError(f"{path} does not load ({_one_line(error)}); move it away "
+                               f"(mv {path} {path}.bad) to train the run again from the start") from None
         return arrays, state
 
-    def read_results(self):
-        with open(self.file("results.json")) as f:
-            return json.load(f)
+    def read_results(self, missing_ok=False):
+        """The results.json object; None when it is missing (`missing_ok`) or does not parse."""
+        try:
+            with open(self.file("results.json")) as f:
+                results = json.load(f)
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise
+        except (OSError, ValueError, RecursionError):
+            return None
+        return results if isinstance(results, dict) else None
 
     def write_results(self, results, outputs):
         atomic_write_npz(self.file("outputs.npz"), outputs)

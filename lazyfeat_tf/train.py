@@ -69,8 +69,7 @@ def train_and_evaluate(config, workdir, strategy=None):
     spec = config if isinstance(config, config_lib.RunSpec) else config_lib.resolve(config)
     run = rundir.RunDir(workdir)
     run.check_compatible(spec.to_json())
-    if run.finished:
-        print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
+    if _finished(run):
         return run.read_results()
     if strategy is None:
         strategy = accelerators.select_strategy(spec.distribute, spec.dtype)
@@ -78,7 +77,20 @@ def train_and_evaluate(config, workdir, strategy=None):
         accelerators.check_dtype(strategy, spec.dtype)
     with accelerators.scope(strategy):
         task = data.load_task(spec.data, spec.dtype)
-        return Training(spec, task, run, strategy).run()
+        with run.lock():  # one process at a time; it may have finished the run meanwhile
+            if _finished(run):
+                return run.read_results()
+            return Training(spec, task, run, strategy).run()
+
+
+def _finished(run):
+    """Whether `run` is finished (saying so); a results.json that does not parse is written again."""
+    if run.finished:
+        print(f"{run.path} holds a finished run; results: {run.file('results.json')}", flush=True)
+        return True
+    if os.path.exists(run.file("results.json")):
+        print(f"{run.file('results.json')} does not parse: resuming the run to write it again", flush=True)
+    return False
 
 
 class Training:
@@ -103,6 +115,7 @@ class Training:
         self.observer = (ntk.KernelObserver(self.model, task, spec.kernels, ntk.predictor_options(spec))
                          if spec.kernels.track else None)  # before any restore: Theta_0 is at init
         self.checkpointed = _checkpointed_variables(self.model, self.trainer, self.observer)
+        self.checkpoint = run.load_checkpoint(keys=self.checkpointed)  # before writing anything
         self.writer = tf.summary.create_file_writer(run.file("tb"))
         with self.writer.as_default(step=0):
             drift_summary.write_run_metadata(alpha=spec.alpha, alpha_sqrt_h=spec.alpha_sqrt_h,
@@ -137,7 +150,11 @@ class Training:
 
     def restore(self):
         """Resume from the checkpoint if there is one; returns the last record (None if there is none)."""
-        checkpoint = self.run_dir.load_checkpoint()
+        checkpoint = self.checkpoint
+        if checkpoint is not None and not self.run_dir.has_record_at(checkpoint[1]["step"]):
+            print(f"{self.run_dir.file('metrics.jsonl')} is cut or corrupt before the checkpoint (step "
+                  f"{checkpoint[1]['step']}): training the run again from the start", flush=True)
+            checkpoint = None
         self.run_dir.truncate_metrics(-1 if checkpoint is None else checkpoint[1]["step"])  # drop records past it
         if checkpoint is None:
             last_record = self.record(self.trainer.state())

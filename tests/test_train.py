@@ -203,6 +203,95 @@ def test_resume_after_interruption_equals_uninterrupted_run(finished, workdir, m
     assert_same_run(workdir, reference)
 
 
+def interrupted(config, workdir, monkeypatch, at=12):
+    """Train `config` into `workdir` until its `at`-th checkpoint write (which is interrupted)."""
+    interrupt_at_checkpoint(monkeypatch, at)
+    with pytest.raises(Interrupt):
+        train.train_and_evaluate(config, workdir)
+    monkeypatch.undo()
+
+
+def test_left_over_temporary_files_do_not_lock_the_workdir(finished, workdir):
+    """A kill during the first config.json write leaves config.json.tmp-PID (and the lock file): the
+    next start ignores and removes them (issue 13, item 4)."""
+    config, reference, _ = finished
+    os.makedirs(workdir)
+    for name in ("config.json.tmp-4242", "model.tmp-4242.keras", ".lock"):
+        with open(os.path.join(workdir, name), "w") as f:
+            f.write('{"alpha": ')
+    train.train_and_evaluate(config, workdir)
+    assert_same_run(workdir, reference)
+    assert not glob.glob(os.path.join(workdir, "*.tmp-*"))
+
+
+def test_a_workdir_in_use_is_refused_with_one_line(finished, workdir):
+    """The same run started twice at once: the second is refused (issue 13, item 5)."""
+    config, _, _ = finished
+    with rundir.RunDir(workdir).lock():  # another process's run, as far as flock is concerned
+        with pytest.raises(rundir.WorkdirError) as error:
+            train.train_and_evaluate(config, workdir)
+        assert os.listdir(workdir) == [".lock"]  # nothing written
+    message = str(error.value)
+    assert "\n" not in message and f"--workdir={os.path.abspath(workdir)!r} is in use by another run (pid " in message
+
+
+def test_a_results_json_that_does_not_parse_is_written_again(finished, workdir, capsys):
+    """A corrupt results.json is not a finished run: the run resumes and writes it again, saying so
+    (issue 13, item 6)."""
+    config, reference, _ = finished
+    train.train_and_evaluate(config, workdir)
+    path = os.path.join(workdir, "results.json")
+    for garbage in ("{\"test_error\": 0.0", "[]", "null"):
+        with open(path, "w") as f:
+            f.write(garbage)
+        assert not rundir.RunDir(workdir).finished
+        train.train_and_evaluate(config, workdir)
+        assert f"{path} does not parse: resuming the run to write it again" in capsys.readouterr().out
+        assert_same_run(workdir, reference)
+
+
+def test_metrics_cut_before_the_checkpoint_trains_the_run_again(finished, workdir, monkeypatch, capsys):
+    """metrics.jsonl cut before the checkpoint's record: resuming would lose records, so the run is
+    trained again from the start, and says so (issue 13, item 6)."""
+    config, reference, _ = finished
+    interrupted(config, workdir, monkeypatch)
+    path = os.path.join(workdir, "metrics.jsonl")
+    with open(path) as f:
+        lines = f.readlines()
+    with open(path, "w") as f:
+        f.writelines(lines[:3] + ["not json\n"] + lines[4:])
+    train.train_and_evaluate(config, workdir)
+    assert "is cut or corrupt before the checkpoint (step" in capsys.readouterr().out
+    assert_same_run(workdir, reference)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing key"])
+def test_a_checkpoint_that_does_not_load_is_one_line_saying_what_to_do(finished, workdir, monkeypatch, damage):
+    """(issue 13, item 7)"""
+    config, _, _ = finished
+    interrupted(config, workdir, monkeypatch)
+    path = os.path.join(workdir, "checkpoint.npz")
+    if damage == "missing key":
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files if k != "model/0"}
+        rundir.atomic_write_npz(path, arrays)
+    else:
+        with open(path, "rb") as f:
+            payload = f.read()
+        with open(path, "wb") as f:
+            f.write(b"\x00garbage" * 10 if damage == "garbage" else payload[:len(payload) // 2])
+    before = snapshot(workdir)
+    with pytest.raises(rundir.WorkdirError) as error:
+        train.train_and_evaluate(config, workdir)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{path} does not load (")
+    assert f"mv {path} {path}.bad" in message
+    assert {k: v for k, v in snapshot(workdir).items() if k != ".lock"} == {
+        k: v for k, v in before.items() if k != ".lock"}
+    os.rename(path, path + ".bad")  # what the message says: the run then trains from the start
+    assert train.train_and_evaluate(config, workdir)["status"] == "converged"
+
+
 def test_resume_of_minibatch_training_equals_uninterrupted_run(tmp_path, monkeypatch):
     config = run_config(dynamics__kind="sgd", dynamics__learning_rate=0.05, dynamics__batch_size=16,
                         dynamics__max_steps=40, dynamics__num_records=10)

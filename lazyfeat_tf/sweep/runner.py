@@ -22,7 +22,6 @@ the counts in the progress lines are exact.
 import collections
 import concurrent.futures
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -103,21 +102,12 @@ def _precheck(run, path):
 def _lock(workdir):
     """Hold `workdir/.sweep.lock` (with this process's pid in it), or raise SweepError if another
     process holds it."""
-    path = os.path.join(workdir, ".sweep.lock")
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise SweepError(f"--workdir={workdir!r} is in use by another sweep ({f.read().strip()}); "
-                             "wait for it or choose another --workdir") from None
-        f.truncate(0)
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    def in_use(holder):
+        return SweepError(f"--workdir={workdir!r} is in use by another sweep ({holder}); "
+                          "wait for it or choose another --workdir")
+
+    with rundir.exclusive(os.path.join(workdir, ".sweep.lock"), in_use):
+        yield
 
 
 def _check_arguments(executor, workers, threads, ray_address, max_retries):
