@@ -277,3 +277,8 @@ def test_unusable_results_are_skipped_and_listed(tmp_path, monkeypatch):
     for name in CORRUPTIONS:
         assert f"- `runs/corrupt-{name}`: {reasons[f'corrupt-{name}']}" in summary
     assert report.describe(result)[1:5] == [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
+    for run in os.listdir(os.path.join(root, "runs")):
+        if not run.startswith("corrupt-"):
+            shutil.rmtree(os.path.join(root, "runs", run))
+    with pytest.raises(report.ReportError, match=r"holds no usable run: 4 run directories have unusable files, e\.g\. "):
+        report.make_report(root)

@@ -70,6 +70,10 @@ def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
     workdir = os.path.abspath(workdir)
     out = os.path.abspath(out or os.path.join(workdir, "report"))
     gathered = gather(workdir, exclude=[out])
+    if not gathered.rows and gathered.invalid:
+        path, reason = gathered.invalid[0]
+        raise ReportError(f"--workdir={workdir!r} holds no usable run: {len(gathered.invalid)} run directories "
+                          f"have unusable files, e.g. {path}: {reason}")
     if not gathered.rows:
         raise ReportError(f"--workdir={workdir!r} holds no finished run (no results.json under it)")
     os.makedirs(out, exist_ok=True)
