@@ -280,5 +280,5 @@ def test_unusable_results_are_skipped_and_listed(tmp_path, monkeypatch):
     for run in os.listdir(os.path.join(root, "runs")):
         if not run.startswith("corrupt-"):
             shutil.rmtree(os.path.join(root, "runs", run))
-    with pytest.raises(report.ReportError, match=r"holds no usable run: 4 run directories have unusable files, e\.g\. "):
+    with pytest.raises(report.ReportError, match=r"holds no usable run: 4 run directories have unusable files"):
         report.make_report(root)
