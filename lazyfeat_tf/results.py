@@ -12,14 +12,13 @@ No TensorFlow here: the report imports this module.
 
 import dataclasses
 import json
-import numbers
 from collections.abc import Callable
 
 from lazyfeat_tf.errors import UserError
 
 
 def _number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)  # numpy.float64 is a float
 
 
 def _integer(value):

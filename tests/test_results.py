@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
@@ -42,7 +43,12 @@ def test_make_results_refuses_what_a_reader_would_reject():
     with pytest.raises(TypeError, match="field 'steps' is 2800.0, expected an integer"):
         make_results(**{**FINISHED, "steps": 2800.0})
     with pytest.raises(TypeError, match="field 'n_params' is 12608.0, expected an integer"):
-        make_results(**{**FINISHED, "n_params": 12608.0})  # e.g. a numpy float
+        make_results(**{**FINISHED, "n_params": 12608.0})
+    with pytest.raises(TypeError, match=r"field 'steps' is \S*2800\S*, expected an integer"):
+        make_results(**{**FINISHED, "steps": np.int64(2800)})  # json cannot write numpy integers
+    with pytest.raises(TypeError, match=r"field 'min_margin' is \S*1\.0\S*, expected a number"):
+        make_results(**{**FINISHED, "min_margin": np.float32(1.0)})  # nor numpy float32
+    assert make_results(**{**FINISHED, "t": np.float64(1.5)})["t"] == 1.5  # a float: json writes it
     with pytest.raises(TypeError, match="field 'test_error' is null, expected a number$"):
         make_results(**{**FINISHED, "t1": None, "test_error": None})  # t1 may be null, test_error not
 
