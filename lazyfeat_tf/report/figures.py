@@ -62,7 +62,8 @@ def needs_column(keys, why):
 # Drawing helpers
 
 
-def _figure(ncols=1, nrows=1, width=5.0, height=3.8, **subplots):
+def new_figure(ncols=1, nrows=1, width=5.0, height=3.8, **subplots):
+    """(figure, `[nrows, ncols]` axes) of panels `width` x `height` inches each, constrained layout."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
@@ -158,7 +159,7 @@ def _pick_ash(ash):
 def test_error_collapse(family, settings):
     """Test error vs alpha and vs alpha*sqrt(h), one curve per width (mean and standard deviation over
     seeds): the curves collapse against alpha*sqrt(h) (finding 1)."""
-    fig, axes = _figure(2)
+    fig, axes = new_figure(2)
     colors = _width_colors(family.widths)
     for w in family.widths:
         x, mean, std, _ = family.stat("test_error", w)
@@ -190,7 +191,7 @@ def kernel_drift(family, settings):
     fits = settings.regime_fits(values(family.rows, "alpha_sqrt_h"), values(family.rows, key))
     notes = [f"no {name}-regime fit (needs >= 3 runs at >= 2 values of alpha*sqrt(h) {settings.ranges()[name]})."
              for name, fit in fits.items() if fit is None]
-    fig, axes = _figure(1, width=6.0, height=4.2)
+    fig, axes = new_figure(1, width=6.0, height=4.2)
     ax = axes[0, 0]
     colors = _width_colors(family.widths)
     for w in family.widths:
@@ -217,7 +218,7 @@ def fluctuations(family, settings):
     over seeds averaged over the test points x; slopes of delta F vs h per alpha*sqrt(h) (finding 3:
     -1/2)."""
     fluct = family.fluctuations(settings.n_boot)
-    fig, axes = _figure(2)
+    fig, axes = new_figure(2)
     colors = _ash_colors(np.array(sorted(fluct)))
     for x, item in sorted(fluct.items()):
         h = np.array(item["widths"], float)
@@ -251,7 +252,7 @@ def ensemble(family, settings):
     """The test error of the ensemble average (mean of the seeds' test outputs at the same (alpha, h))
     next to the single nets', vs alpha*sqrt(h) and vs h (finding 3)."""
     cells = family.ensembles()
-    fig, axes = _figure(2)
+    fig, axes = new_figure(2)
     colors = _width_colors(family.widths)
     ax = axes[0, 0]
     for w in family.widths:
@@ -290,7 +291,7 @@ def t1(family, settings):
     fits = settings.regime_fits(ash, times / ash)
     missing = int((~np.isfinite(times)).sum())
     notes = [f"{missing} run(s) never reached alpha^2 L < 1/2 (no t1) and are not drawn."] if missing else []
-    fig, axes = _figure(1, width=6.0, height=4.2)
+    fig, axes = new_figure(1, width=6.0, height=4.2)
     ax = axes[0, 0]
     colors = _width_colors(family.widths)
     for w in family.widths:
@@ -311,7 +312,7 @@ def frozen_kernels(family, settings):
     widths = family.widths
     ncols = min(len(widths), 4)
     nrows = math.ceil(len(widths) / ncols)
-    fig, axes = _figure(ncols, nrows, width=4.0, height=3.4, sharey=True)
+    fig, axes = new_figure(ncols, nrows, width=4.0, height=3.4, sharey=True)
     for i, w in enumerate(widths):
         ax = axes[i // ncols, i % ncols]
         for key, label, style in (("test_error", "network", "o-"),
