@@ -106,5 +106,7 @@ def describe(result):
     out = result["out"]
     lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures (PNG + PDF), {out}/summary.md"]
     lines += [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
-    lines += [f"note: {note}" for family in result["families"] for note in family["notes"]]
+    for family in result["families"]:
+        where = "" if family["out"] == out else f"{os.path.relpath(family['out'], out)}: "
+        lines += [f"note: {where}{note}" for note in family["notes"]]
     return lines
