@@ -2,12 +2,12 @@
 
 Gathers every run directory under DIR into DIR/report/runs.csv, draws the article's figures (PNG and
 PDF) and writes the fitted exponents with bootstrap confidence intervals to DIR/report/summary.md.
-See lazyfeat_tf/report.py for what each figure shows.
+See lazyfeat_tf/report/ for what each figure shows.
 """
 
 from absl import app, flags
 
-from launch.common import run_or_exit
+from launch.common import import_tensorflow_quietly, run_or_exit
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding the run directories (e.g. a sweep's).")
 _OUT = flags.DEFINE_string("out", None, "Where the report goes (default: WORKDIR/report).")
@@ -21,14 +21,10 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from lazyfeat_tf import report
 
+    import_tensorflow_quietly()  # gathering reads lazyfeat_tf.config.EXECUTION_KEYS, which imports Keras
     result = run_or_exit(report.make_report, _WORKDIR.value, _OUT.value, _LAZY_MIN.value,
                          _FEATURE_MAX.value, _N_BOOT.value)
-    figures = sum(len(f["figures"]) for f in result["families"])
-    print(f"{len(result['rows'])} runs -> {result['out']}/runs.csv, {figures} figures (PNG + PDF), "
-          f"{result['out']}/summary.md")
-    for family in result["families"]:
-        for note in family["notes"]:
-            print(f"note: {note}")
+    print("\n".join(report.describe(result)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -20,6 +21,7 @@ import pytest
 
 from conftest import REPO_ROOT, set_field
 from lazyfeat_tf import report
+from lazyfeat_tf.results import make_results
 
 WIDTHS = (16, 32, 64, 128)
 ASH = tuple(10.0**k for k in range(-3, 4))
@@ -64,22 +66,45 @@ def fabricate(root, widths=WIDTHS, ash_values=ASH, seeds=SEEDS, kernels=True, **
             for seed in seeds:
                 outputs = base + 0.5 * rng.normal(size=N_TEST) / math.sqrt(width)
                 drift = (ash**-1 if ash >= 1 else ash**-1.5) * math.exp(0.05 * rng.normal())
-                results = {
-                    "alpha": ash / math.sqrt(width), "alpha_sqrt_h": ash, "width": width, "seed": seed,
-                    "status": "converged", "converged": True, "train_error": 0.0,
-                    "test_error": float(np.mean(outputs * labels <= 0)), "train_loss": 1e-4, "test_loss": 0.3,
-                    "t": 100.0, "t1": (0.3 * ash if ash < 1 else 0.3) * math.exp(0.05 * rng.normal()),
-                    "steps": 1000, "wall_time": 1.0, "relative_weight_change": 0.1, "n_params": 100,
-                    "kernel_drift_train": drift if kernels else None,
-                    "kernel_drift_test": drift if kernels else None,
-                }
-                if kernels:
-                    results.update(init_kernel_test_error=0.2, final_kernel_test_error=0.15)
+                kernel_errors = {"init_kernel_test_error": 0.2, "final_kernel_test_error": 0.15} if kernels else {}
+                results = make_results(
+                    alpha=ash / math.sqrt(width), alpha_sqrt_h=ash, width=width, seed=seed,
+                    status="converged", converged=True, train_error=0.0,
+                    test_error=float(np.mean(outputs * labels <= 0)), train_loss=1e-4, test_loss=0.3,
+                    t=100.0, t1=(0.3 * ash if ash < 1 else 0.3) * math.exp(0.05 * rng.normal()),
+                    steps=1000, rejected_steps=10, wall_time=1.0, relative_weight_change=0.1,
+                    relative_weight_change_layers={"dense": 0.1}, min_margin=1.0, n_params=100,
+                    accelerator="cpu", replicas=1, kernel_drift_train=drift if kernels else None,
+                    kernel_drift_test=drift if kernels else None, **kernel_errors,
+                )
                 name = f"width={width},alpha_sqrt_h={ash:g},seed={seed}"
                 write_run(os.path.join(root, "runs", name), fake_config(width, ash, seed, **family), results,
                           {"train_outputs": np.ones(4), "train_labels": np.ones(4),
                            "test_outputs": outputs, "test_labels": labels})
     return str(root)
+
+
+CORRUPTIONS = {
+    "null": (b"null", "results.json holds null, not a JSON object"),
+    "list": (b"[]", "results.json holds [], not a JSON object"),
+    "bytes": (bytes(range(7, 200, 3)), "results.json is not JSON"),
+    "wrong_type": (None, "results.json field 'test_error' is \"0.1\", expected a number"),
+}
+
+
+def corrupt(root):
+    """Copies of a run of `root` with the results.json of `CORRUPTIONS`, as runs/corrupt-<name>."""
+    runs = os.path.join(root, "runs")
+    source = os.path.join(runs, sorted(os.listdir(runs))[0])
+    for name, (content, _) in CORRUPTIONS.items():
+        target = os.path.join(runs, f"corrupt-{name}")
+        shutil.copytree(source, target)
+        if content is None:
+            with open(os.path.join(target, "results.json")) as f:
+                results = json.load(f)
+            content = json.dumps({**results, "test_error": "0.1"}).encode()
+        with open(os.path.join(target, "results.json"), "wb") as f:
+            f.write(content)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +187,7 @@ def test_ensemble_average(full_report):
 
 
 def test_single_seed_skips_seed_figures_with_a_note(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "FIGURE_FORMATS", ("png",))  # PDFs are checked above; drawing is slow
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))  # PDFs are checked above; drawing is slow
     root = fabricate(tmp_path, seeds=(0,), kernels=False)
     result = report.make_report(root, n_boot=200)
     (family,) = result["families"]
@@ -177,7 +202,7 @@ def test_single_seed_skips_seed_figures_with_a_note(tmp_path, monkeypatch):
 
 
 def test_families_get_their_own_figures(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "FIGURE_FORMATS", ("png",))
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
     fabricate(tmp_path / "a", widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
     fabricate(tmp_path / "b", widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1), model__depth=5)
     os.makedirs(tmp_path / "b" / "runs" / "unfinished")  # a run without results.json
@@ -194,10 +219,14 @@ def test_families_get_their_own_figures(tmp_path, monkeypatch):
 
 def test_launcher(tmp_path):
     root = fabricate(tmp_path / "sweep", widths=(16, 32), ash_values=(0.01, 1.0, 100.0), seeds=(0, 1))
+    corrupt(root)
     ok = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={root}", "--n_boot=200"],
                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "12 runs ->" in ok.stdout and os.path.exists(os.path.join(root, "report", "summary.md"))
+    skipped = os.path.join(root, "runs", "corrupt-null")
+    assert f"skipped: {skipped}: {CORRUPTIONS['null'][1]}" in ok.stdout.splitlines()
+    assert ok.stderr == ""
     empty = tmp_path / "empty"
     empty.mkdir()
     bad = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={empty}"],
@@ -205,3 +234,51 @@ def test_launcher(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [f"error: --workdir={str(empty)!r} holds no finished run "
                                                "(no results.json under it)"]
+
+
+def test_families_are_told_apart_by_every_config_key_but_the_axes_and_execution_keys(tmp_path, monkeypatch):
+    # dynamics.max_dgrad changes what a run computes: two families, labelled by it; checkpoint_every_secs
+    # (an EXECUTION_KEY) does not: one family.
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
+    small = dict(widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
+    fabricate(tmp_path / "dgrad" / "a", dynamics__max_dgrad=1e-4, **small)
+    fabricate(tmp_path / "dgrad" / "b", dynamics__max_dgrad=1e-3, **small)
+    result = report.make_report(str(tmp_path / "dgrad"), n_boot=200)
+    labels = [f["label"] for f in result["families"]]
+    assert len(labels) == 2 and all(label.startswith("fc L=3 softplus") for label in labels)
+    assert [label.split(", ")[-1] for label in labels] == ["dynamics.max_dgrad=0.0001", "dynamics.max_dgrad=0.001"]
+    with open(tmp_path / "dgrad" / "report" / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["dynamics.max_dgrad"] for r in rows} == {"0.0001", "0.001"}
+    assert not {"alpha_sqrt_h", "model.width", "seed"} & set(list(rows[0])[len(report.CSV_COLUMNS):])
+
+    fabricate(tmp_path / "checkpoints" / "a", checkpoint_every_secs=10.0, **small)
+    fabricate(tmp_path / "checkpoints" / "b", checkpoint_every_secs=0.0, **small)
+    result = report.make_report(str(tmp_path / "checkpoints"), n_boot=200)
+    (family,) = result["families"]
+    assert family["label"] == "fc L=3 softplus, fashion_mnist n_train=1000 n_test=200, soft_hinge loss, " \
+                              "gradient_flow, float32"
+    assert len(result["rows"]) == 16
+
+
+def test_unusable_results_are_skipped_and_listed(tmp_path, monkeypatch):
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
+    root = fabricate(tmp_path, widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
+    corrupt(root)
+    result = report.make_report(root, n_boot=200)
+    assert len(result["rows"]) == 8
+    reasons = {os.path.basename(path): reason for path, reason in result["invalid"]}
+    assert set(reasons) == {f"corrupt-{name}" for name in CORRUPTIONS}
+    for name, (_, reason) in CORRUPTIONS.items():
+        assert reasons[f"corrupt-{name}"].startswith(reason), (name, reasons[f"corrupt-{name}"])
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        summary = f.read()
+    assert "4 run directories skipped" in summary
+    for name in CORRUPTIONS:
+        assert f"- `runs/corrupt-{name}`: {reasons[f'corrupt-{name}']}" in summary
+    assert report.describe(result)[1:5] == [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
+    for run in os.listdir(os.path.join(root, "runs")):
+        if not run.startswith("corrupt-"):
+            shutil.rmtree(os.path.join(root, "runs", run))
+    with pytest.raises(report.ReportError, match=r"holds no usable run: 4 run directories have unusable files"):
+        report.make_report(root)

@@ -1,0 +1,34 @@
+"""Gather run directories into a table, the article's figures and fitted exponents.
+
+    python -m launch.report --workdir=DIR [--out=DIR/report]
+
+Every directory under DIR that holds `results.json` and `config.json` is a run (a sweep's
+`DIR/runs/*`, `launch.demo`'s directories, ...). Runs are split into families: runs whose config.json
+is equal but for alpha, the width h, the seed and `lazyfeat_tf.config.EXECUTION_KEYS`. Each family
+gets its figures (in `out/`, or `out/family-<i>/` when there are several). Written to `out`:
+
+- `runs.csv`: one row per run (`CSV_COLUMNS`, then the family's config keys);
+- one `<name>.png` and `<name>.pdf` per figure of `figures.FIGURES` (each function's docstring says
+  what it shows): `test_error_collapse`, `kernel_drift`, `fluctuations`, `ensemble`, `t1`,
+  `frozen_kernels`;
+- `summary.md`: the fitted exponents with bootstrap confidence intervals, tables of test errors, a
+  note for every figure that could not be drawn (data absent, e.g. a single seed) and the run
+  directories skipped because their results.json cannot be used.
+
+Modules: `runs` (gathering, families, runs.csv), `fits` (power laws, fluctuations), `family` (one
+family's runs by width and alpha*sqrt(h)), `figures` (the registry of figures), `summary`
+(summary.md), `make` (`make_report`). Adding a figure is adding one function to `figures`, registered
+with `@figure(name, needs=...)`. No TensorFlow is imported with this package.
+"""
+
+from lazyfeat_tf.report.family import Family
+from lazyfeat_tf.report.figures import FIGURES, Drawn, figure
+from lazyfeat_tf.report.fits import LEVEL, FitSettings, fit_fluctuations, fit_power_law, output_variance
+from lazyfeat_tf.report.make import FamilyReport, ReportError, describe, make_report, report_family
+from lazyfeat_tf.report.runs import AXES, CSV_COLUMNS, Gathered, family_labels, gather, write_csv
+
+__all__ = [
+    "AXES", "CSV_COLUMNS", "FIGURES", "LEVEL", "Drawn", "Family", "FamilyReport",
+    "FitSettings", "Gathered", "ReportError", "describe", "family_labels", "figure", "fit_fluctuations",
+    "fit_power_law", "gather", "make_report", "output_variance", "report_family", "write_csv",
+]

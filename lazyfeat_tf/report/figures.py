@@ -1,0 +1,333 @@
+"""The figures of a family, one registered function each.
+
+A figure is a function `draw(family, settings) -> Drawn` registered with `@figure(name, needs=...)`:
+it makes its fits (added to the family's fitted exponents) and draws one `matplotlib.figure.Figure`,
+saved as `<name>.png` and `<name>.pdf`. `needs(family, settings)` says why the figure cannot be drawn
+(a note for summary.md) or None. Figures are drawn in the order they are registered (`FIGURES`).
+
+Matplotlib is used through `matplotlib.figure.Figure` (Agg canvas): no pyplot state and no backend
+change for the caller.
+"""
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from lazyfeat_tf.report.family import values
+from lazyfeat_tf.report.fits import LEVEL
+
+FIGURE_FORMATS = ("png", "pdf")
+
+
+@dataclasses.dataclass
+class Drawn:
+    """What a figure function returns: the figure, its fits {name: fit} and notes for summary.md."""
+
+    figure: object  # matplotlib.figure.Figure
+    fits: dict = dataclasses.field(default_factory=dict)
+    notes: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure: its file name, its function and what it needs (see the module docstring)."""
+
+    name: str
+    draw: Callable
+    needs: Callable
+
+
+FIGURES = []
+
+
+def figure(name, needs=lambda family, settings: None):
+    """Register the decorated `draw(family, settings) -> Drawn` as the figure `name`."""
+
+    def register(draw):
+        FIGURES.append(FigureSpec(name, draw, needs))
+        return draw
+
+    return register
+
+
+def needs_column(keys, why):
+    """A `needs` that is met when some run has a finite value of one of `keys`; else the note `why`."""
+    return lambda family, settings: None if any(family.has(k) for k in keys) else why
+
+
+# ----------------------------------------------------------------------------------------------
+# Drawing helpers
+
+
+def new_figure(ncols=1, nrows=1, width=5.0, height=3.8, **subplots):
+    """(figure, `[nrows, ncols]` axes) of panels `width` x `height` inches each, constrained layout."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplots)
+    return fig, axes
+
+
+def _width_axis(ax, widths):
+    """A log h axis with a plain tick at every width."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(list(widths)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("h")
+
+
+def save(fig, out, name):
+    """Write `fig` as `out/name.<fmt>` for every format of `FIGURE_FORMATS`; returns the paths."""
+    paths = []
+    for fmt in FIGURE_FORMATS:
+        path = os.path.join(out, f"{name}.{fmt}")
+        fig.savefig(path, dpi=150)
+        paths.append(path)
+    return paths
+
+
+def _width_colors(widths):
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return {w: cmap(0.85 * i / max(len(widths) - 1, 1)) for i, w in enumerate(widths)}
+
+
+def _ash_colors(ash):
+    from matplotlib import colormaps
+
+    cmap = colormaps["plasma"]
+    logs = np.log10(ash)
+    span = max(logs.max() - logs.min(), 1e-12)
+    return {v: cmap(0.9 * (math.log10(v) - logs.min()) / span) for v in ash}
+
+
+def _regime_shading(ax, settings):
+    """Shade the fitted regimes (call after everything is drawn: it keeps the x limits)."""
+    low, high = ax.get_xlim()
+    ax.axvspan(low, settings.feature_max, color="tab:orange", alpha=0.07, lw=0, label="feature-regime fit range")
+    ax.axvspan(settings.lazy_min, high, color="tab:blue", alpha=0.07, lw=0, label="lazy-regime fit range")
+    ax.set_xlim(low, high)
+
+
+def _fit_label(name, fit):
+    return f"{name}: slope {fit['slope']:.2f} [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}] ({LEVEL:.0%} CI)"
+
+
+
+
+def _finish_regime_fit_axes(ax, xs, fits, settings, ylabel, title):
+    """Log-log axes over alpha*sqrt(h) with the fitted power laws of the feature (x <= feature_max,
+    dashed) and lazy (x >= lazy_min, solid) regimes over their ranges of `xs`, those ranges shaded,
+    labels, grid and legend."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    regimes = (("feature", None, settings.feature_max, "--"), ("lazy", settings.lazy_min, None, "-"))
+    for name, lo, hi, style in regimes:
+        fit = fits.get(name)
+        if fit is None:
+            continue
+        grid = np.geomspace(lo if lo is not None else min(xs), hi if hi is not None else max(xs), 20)
+        ax.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color="k", lw=1.2,
+                label=_fit_label(name, fit))
+    _regime_shading(ax, settings)
+    ax.set_xlabel(r"$\alpha\sqrt{h}$")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
+
+
+def _pick_ash(ash):
+    """Up to three alpha*sqrt(h): the smallest, the one nearest 1, the largest."""
+    ash = sorted(ash)
+    middle = min(ash, key=lambda v: abs(math.log10(v)))
+    return sorted({ash[0], middle, ash[-1]})
+
+
+# ----------------------------------------------------------------------------------------------
+# The figures, in drawing order
+
+
+@figure("test_error_collapse")
+def test_error_collapse(family, settings):
+    """Test error vs alpha and vs alpha*sqrt(h), one curve per width (mean and standard deviation over
+    seeds): the curves collapse against alpha*sqrt(h) (finding 1)."""
+    fig, axes = new_figure(2)
+    colors = _width_colors(family.widths)
+    for w in family.widths:
+        x, mean, std, _ = family.stat("test_error", w)
+        if not len(x):
+            continue
+        for ax, xs in ((axes[0, 0], x / math.sqrt(w)), (axes[0, 1], x)):
+            ax.plot(xs, mean, "o-", color=colors[w], label=f"h = {w}", ms=4)
+            ax.fill_between(xs, mean - std, mean + std, color=colors[w], alpha=0.15, lw=0)
+    axes[0, 0].set_xlabel(r"$\alpha$")
+    axes[0, 1].set_xlabel(r"$\alpha\sqrt{h}$")
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_ylabel("test error")
+        ax.grid(alpha=0.3, lw=0.5)
+    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].set_title("vs alpha: one curve per width")
+    axes[0, 1].set_title("vs alpha*sqrt(h): the curves should collapse")
+    notes = ["a single width, so there is no collapse to see."] if len(family.widths) < 2 else []
+    return Drawn(fig, notes=notes)
+
+
+@figure("kernel_drift", needs=needs_column(("kernel_drift_test", "kernel_drift_train"),
+                                           "skipped, no run has kernel drift (config.kernels.track was off)."))
+def kernel_drift(family, settings):
+    """||Theta_T - Theta_0||_F / ||Theta_0||_F (test probes, else train) vs alpha*sqrt(h), with power
+    laws fitted separately in the lazy and feature regimes, pooled over widths (finding 4: slope -1
+    lazy, -a, a < 2, feature)."""
+    key = family.drift_key()
+    fits = settings.regime_fits(values(family.rows, "alpha_sqrt_h"), values(family.rows, key))
+    notes = [f"no {name}-regime fit (needs >= 3 runs at >= 2 values of alpha*sqrt(h) {settings.ranges()[name]})."
+             for name, fit in fits.items() if fit is None]
+    fig, axes = new_figure(1, width=6.0, height=4.2)
+    ax = axes[0, 0]
+    colors = _width_colors(family.widths)
+    for w in family.widths:
+        x, mean, std, _ = family.stat(key, w)
+        if len(x):
+            ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
+    which = "test" if key.endswith("test") else "train"
+    _finish_regime_fit_axes(ax, family.ash, fits, settings,
+                            rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which} probes)",
+                            "kernel change at the end of training")
+    return Drawn(fig, {f"kernel_drift_{name}": fit for name, fit in fits.items() if fit is not None}, notes)
+
+
+def _needs_fluctuations(family, settings):
+    if family.fluctuations(settings.n_boot):
+        return None
+    return ("skipped, needs >= 2 seeds at the same (alpha, h) for >= 2 widths (this sweep has at most "
+            f"{family.max_seeds} seed(s) per point and {len(family.widths)} width(s)).")
+
+
+@figure("fluctuations", needs=_needs_fluctuations)
+def fluctuations(family, settings):
+    """h*Var[F] and delta F = sqrt(Var[F]) vs h, where Var[F] is the variance of the test output F(x)
+    over seeds averaged over the test points x; slopes of delta F vs h per alpha*sqrt(h) (finding 3:
+    -1/2)."""
+    fluct = family.fluctuations(settings.n_boot)
+    fig, axes = new_figure(2)
+    colors = _ash_colors(np.array(sorted(fluct)))
+    for x, item in sorted(fluct.items()):
+        h = np.array(item["widths"], float)
+        axes[0, 0].plot(h, item["h_var"], "o-", color=colors[x], ms=4, label=rf"$\alpha\sqrt{{h}}$ = {x:g}")
+        axes[0, 1].plot(h, item["delta"], "o-", color=colors[x], ms=4, label=f"{x:g}: {item['fit']['slope']:.2f}")
+    h_all = np.array(family.widths, float)
+    deltas = [item["delta"][0] for item in fluct.values()]
+    ref = np.exp(np.mean(np.log(deltas))) * (h_all / h_all[0]) ** -0.5
+    axes[0, 1].plot(h_all, ref, "k:", lw=1, label=r"$h^{-1/2}$")
+    for ax in axes[0]:
+        ax.set_yscale("log")
+        _width_axis(ax, family.widths)
+        ax.grid(alpha=0.3, lw=0.5)
+    axes[0, 0].legend(fontsize=7, ncol=2)
+    axes[0, 0].set_ylabel(r"$h\,\mathrm{Var}[F]$ (over seeds, mean over test points)")
+    axes[0, 1].set_ylabel(r"$\delta F = \sqrt{\mathrm{Var}[F]}$")
+    axes[0, 0].set_title("h Var[F]: flat if delta F ~ h^(-1/2)")
+    axes[0, 1].set_title("delta F vs h (legend: alpha*sqrt(h): slope)")
+    axes[0, 1].legend(fontsize=7, ncol=2)
+    return Drawn(fig, {f"delta_F_vs_h@{x:g}": item["fit"] for x, item in fluct.items()})
+
+
+def _needs_ensembles(family, settings):
+    if family.ensembles():
+        return None
+    return f"skipped, needs >= 2 seeds at the same (alpha, h) (at most {family.max_seeds} here)."
+
+
+@figure("ensemble", needs=_needs_ensembles)
+def ensemble(family, settings):
+    """The test error of the ensemble average (mean of the seeds' test outputs at the same (alpha, h))
+    next to the single nets', vs alpha*sqrt(h) and vs h (finding 3)."""
+    cells = family.ensembles()
+    fig, axes = new_figure(2)
+    colors = _width_colors(family.widths)
+    ax = axes[0, 0]
+    for w in family.widths:
+        items = sorted((x, e) for (ww, x), e in cells.items() if ww == w)
+        if not items:
+            continue
+        x = np.array([x for x, _ in items])
+        ax.plot(x, [e["single"] for _, e in items], "o-", color=colors[w], ms=4, label=f"h = {w}: single")
+        ax.plot(x, [e["ensemble"] for _, e in items], "s--", color=colors[w], ms=4,
+                label=f"h = {w}: ensemble of {items[0][1]['n']}")
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\alpha\sqrt{h}$")
+    ax.set_title("single nets (mean) vs ensemble average")
+    ax = axes[0, 1]
+    ash = sorted({x for _, x in cells})
+    ash_colors = _ash_colors(np.array(ash))
+    for x in _pick_ash(ash):
+        items = sorted((w, e) for (w, xx), e in cells.items() if xx == x)
+        h = [w for w, _ in items]
+        ax.plot(h, [e["single"] for _, e in items], "o-", color=ash_colors[x], ms=4,
+                label=rf"$\alpha\sqrt{{h}}$ = {x:g}: single")
+        ax.plot(h, [e["ensemble"] for _, e in items], "s--", color=ash_colors[x], ms=4, label="ensemble")
+    _width_axis(ax, family.widths)
+    ax.set_title("test error vs width")
+    for ax in axes[0]:
+        ax.set_ylabel("test error")
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.legend(fontsize=7)
+    return Drawn(fig)
+
+
+@figure("t1", needs=needs_column(("t1",), "skipped, no run has t1."))
+def t1(family, settings):
+    """t1 / (alpha*sqrt(h)) vs alpha*sqrt(h) (finding 4: flat in the feature regime)."""
+    ash, times = values(family.rows, "alpha_sqrt_h"), values(family.rows, "t1")
+    fits = settings.regime_fits(ash, times / ash)
+    missing = int((~np.isfinite(times)).sum())
+    notes = [f"{missing} run(s) never reached alpha^2 L < 1/2 (no t1) and are not drawn."] if missing else []
+    fig, axes = new_figure(1, width=6.0, height=4.2)
+    ax = axes[0, 0]
+    colors = _width_colors(family.widths)
+    for w in family.widths:
+        cells = [r for r in family.rows if r["width"] == w and r.get("t1") is not None]
+        if cells:
+            x = values(cells, "alpha_sqrt_h")
+            ax.plot(x, values(cells, "t1") / x, "o", color=colors[w], ms=4, alpha=0.8, label=f"h = {w}")
+    _finish_regime_fit_axes(ax, family.ash, fits, settings, r"$t_1 / (\alpha\sqrt{h})$",
+                            "t1: end of the linear dynamics (flat in the feature regime)")
+    return Drawn(fig, {f"t1_{name}": fit for name, fit in fits.items() if fit is not None}, notes)
+
+
+@figure("frozen_kernels", needs=needs_column(("init_kernel_test_error",), "skipped, no run has frozen-kernel "
+                                             "errors (config.kernels.predictors was off)."))
+def frozen_kernels(family, settings):
+    """The test errors of the frozen-kernel predictors on Theta_0 and Theta_T next to the network's,
+    one panel per width (finding 2)."""
+    widths = family.widths
+    ncols = min(len(widths), 4)
+    nrows = math.ceil(len(widths) / ncols)
+    fig, axes = new_figure(ncols, nrows, width=4.0, height=3.4, sharey=True)
+    for i, w in enumerate(widths):
+        ax = axes[i // ncols, i % ncols]
+        for key, label, style in (("test_error", "network", "o-"),
+                                  ("init_kernel_test_error", r"frozen $\Theta_0$", "s--"),
+                                  ("final_kernel_test_error", r"frozen $\Theta_T$", "^:")):
+            x, mean, std, _ = family.stat(key, w)
+            if len(x):
+                ax.errorbar(x, mean, yerr=std, fmt=style, ms=4, capsize=2, label=label)
+        ax.set_xscale("log")
+        ax.set_title(f"h = {w}")
+        ax.set_xlabel(r"$\alpha\sqrt{h}$")
+        ax.set_ylabel("test error")
+        ax.grid(alpha=0.3, lw=0.5)
+        if i == 0:
+            ax.legend(fontsize=7)
+    for j in range(len(widths), nrows * ncols):
+        axes[j // ncols, j % ncols].set_visible(False)
+    return Drawn(fig)

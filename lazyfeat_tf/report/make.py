@@ -1,0 +1,112 @@
+"""`make_report`: gather the runs, write runs.csv, draw every registered figure of every family and
+write summary.md."""
+
+import dataclasses
+import json
+import os
+
+from lazyfeat_tf.errors import UserError
+from lazyfeat_tf.report import figures, summary
+from lazyfeat_tf.report.family import Family
+from lazyfeat_tf.report.fits import FitSettings
+from lazyfeat_tf.report.runs import family_labels, gather, write_csv
+
+
+class ReportError(UserError):
+    """Nothing to report on; the message is one line."""
+
+
+@dataclasses.dataclass
+class FamilyReport:
+    """The report of one family.
+
+    fits: {name: fit} (see `fits.fit_power_law` and `fits.fit_fluctuations`);
+    figures: {figure name: [paths]} of the figures drawn;
+    notes: why a figure or a fit is missing, one line each;
+    ensemble: `Family.ensembles()`;
+    markdown: its section of summary.md but for the title.
+    """
+
+    fits: dict
+    figures: dict
+    notes: list
+    ensemble: dict
+    markdown: list
+
+
+def report_family(family, out, settings=None):
+    """Draw the registered figures (`figures.FIGURES`) of `family` into `out` with the fit `settings`
+    (default `FitSettings()`); a `FamilyReport`."""
+    settings = settings or FitSettings()
+    os.makedirs(out, exist_ok=True)
+    fits, paths, notes = {}, {}, []
+    for spec in figures.FIGURES:
+        missing = spec.needs(family, settings)
+        if missing is not None:
+            notes.append(f"{spec.name}: {missing}")
+            continue
+        drawn = spec.draw(family, settings)
+        paths[spec.name] = figures.save(drawn.figure, out, spec.name)
+        fits.update(drawn.fits)
+        notes += [f"{spec.name}: {note}" for note in drawn.notes]
+    markdown = summary.family_markdown(family, fits, paths, notes, settings)
+    return FamilyReport(fits, paths, notes, family.ensembles(), markdown)
+
+
+def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
+    """Write the report of the runs under `workdir` into `out` (default `workdir/report`).
+
+    Returns a dict: out, rows (the gathered runs), unfinished (run directories without results),
+    invalid ((run directory, reason) of those skipped because their results.json or config.json
+    cannot be used), families [{label, out, fits, figures, notes, ensemble}] (see `FamilyReport`).
+    Raises ReportError when there is no finished run.
+    """
+    if not os.path.isdir(workdir):
+        raise ReportError(f"--workdir={workdir!r} is not a directory")
+    if not (lazy_min > 0 and feature_max > 0 and feature_max < lazy_min):
+        raise ReportError(f"--feature_max={feature_max!r} and --lazy_min={lazy_min!r}: need "
+                          "0 < feature_max < lazy_min")
+    settings = FitSettings(lazy_min, feature_max, n_boot)
+    workdir = os.path.abspath(workdir)
+    out = os.path.abspath(out or os.path.join(workdir, "report"))
+    gathered = gather(workdir, exclude=[out])
+    if not gathered.rows and gathered.invalid:
+        path, reason = gathered.invalid[0]
+        raise ReportError(f"--workdir={workdir!r} holds no usable run: {len(gathered.invalid)} run directories "
+                          f"have unusable files, e.g. {path}: {reason}")
+    if not gathered.rows:
+        raise ReportError(f"--workdir={workdir!r} holds no finished run (no results.json under it)")
+    os.makedirs(out, exist_ok=True)
+    write_csv(gathered.rows, os.path.join(out, "runs.csv"))
+
+    groups = {}
+    for row in gathered.rows:
+        groups.setdefault(row["family"], []).append(row)
+    keys = sorted(groups)
+    labels = family_labels([json.loads(key) for key in keys])
+    md = summary.header(workdir, gathered)
+    families = []
+    for i, (key, label) in enumerate(zip(keys, labels)):
+        family = Family(groups[key])
+        where = f"family-{i + 1}" if len(groups) > 1 else None
+        family_out = os.path.join(out, where) if where else out
+        report = report_family(family, family_out, settings)
+        md += summary.family_header(label, family, where) + report.markdown
+        families.append({"label": label, "out": family_out, "fits": report.fits, "figures": report.figures,
+                         "notes": report.notes, "ensemble": report.ensemble})
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    return {"out": out, "rows": gathered.rows, "unfinished": gathered.unfinished, "invalid": gathered.invalid,
+            "families": families}
+
+
+def describe(result):
+    """The lines `launch.report` prints about a `make_report` result."""
+    figure_count = sum(len(f["figures"]) for f in result["families"])
+    out = result["out"]
+    lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures (PNG + PDF), {out}/summary.md"]
+    lines += [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
+    for family in result["families"]:
+        where = "" if family["out"] == out else f"{os.path.relpath(family['out'], out)}: "
+        lines += [f"note: {where}{note}" for note in family["notes"]]
+    return lines

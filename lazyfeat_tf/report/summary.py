@@ -1,0 +1,114 @@
+"""summary.md: the runs gathered, and per family the fitted exponents with their confidence intervals,
+tables of test errors and the notes of the figures that could not be drawn."""
+
+import os
+
+import numpy as np
+
+from lazyfeat_tf.report.family import values
+from lazyfeat_tf.report.fits import LEVEL
+
+
+def _ci(fit):
+    return "n/a (< 3 seeds)" if fit["ci"] is None else f"[{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _fmt(value, spec=".3f"):
+    return "-" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def header(workdir, gathered):
+    """The title, the counts of runs by status and the run directories that were left out."""
+    statuses = {}
+    for row in gathered.rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items(), key=str))
+    unfinished = gathered.unfinished
+    unfinished_note = f"; {len(unfinished)} run directories without results (unfinished)" if unfinished else ""
+    lines = [f"# Report of {workdir}", "",
+             f"{len(gathered.rows)} finished runs (status: {counts}){unfinished_note}. Table: `runs.csv`."]
+    if gathered.invalid:
+        lines += ["", f"{len(gathered.invalid)} run directories skipped (their files cannot be used):"]
+        lines += [f"- `{os.path.relpath(path, workdir)}`: {reason}" for path, reason in gathered.invalid]
+    return lines
+
+
+def family_header(label, family, where=None):
+    """The section title of a family (with its subdirectory `where`, if any) and what it holds."""
+    seeds = sorted({len(v) for v in family.cells.values()})
+    contents = (f"{len(family.rows)} runs; widths h = {', '.join(str(w) for w in family.widths)}; "
+                f"alpha*sqrt(h) = {', '.join(f'{x:g}' for x in family.ash)}; seeds per point: "
+                f"{'-'.join(str(s) for s in (seeds[0], seeds[-1])) if len(seeds) > 1 else seeds[0]}.")
+    return ["", f"## {label}" + (f" (`{where}/`)" if where else ""), "", contents]
+
+
+def _fits_markdown(fits, settings):
+    lines = ["", f"### Fitted exponents ({LEVEL:.0%} bootstrap confidence intervals)", ""]
+    lazy, feature = (f"{name}, alpha*sqrt(h) {text}" for name, text in settings.ranges().items())
+    expected = {
+        "kernel_drift_lazy": ("kernel drift vs alpha*sqrt(h)", lazy, "-1"),
+        "kernel_drift_feature": ("kernel drift vs alpha*sqrt(h)", feature, "-a, a < 2 (a -> 2 as depth grows)"),
+        "t1_feature": ("t1/(alpha*sqrt(h)) vs alpha*sqrt(h)", feature, "0 (t1 ~ sqrt(h) alpha)"),
+        "t1_lazy": ("t1/(alpha*sqrt(h)) vs alpha*sqrt(h)", lazy, "-1 (t1 = O(1): linear dynamics)"),
+    }
+    rows = []
+    for name, (quantity, regime, paper) in expected.items():
+        if name in fits:
+            fit = fits[name]
+            rows.append([quantity, regime, f"{fit['slope']:.3f}", _ci(fit), fit["n"], paper])
+    delta = sorted((float(k.split("@")[1]), v) for k, v in fits.items() if k.startswith("delta_F_vs_h@"))
+    for x, fit in delta:
+        rows.append(["delta F vs h", f"alpha*sqrt(h) = {x:g}", f"{fit['slope']:.3f}", _ci(fit),
+                     f"{fit['n']} widths", "-1/2"])
+    if delta:
+        median = float(np.median([fit["slope"] for _, fit in delta]))
+        rows.append(["delta F vs h", "median over alpha*sqrt(h)", f"{median:.3f}", "", "", "-1/2"])
+    if not rows:
+        return lines + ["No exponent could be fitted (see the notes)."]
+    return lines + _table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
+
+
+def _error_tables(family, with_frozen):
+    """Test errors by (alpha*sqrt(h), h): of the nets, of the ensembles, of the frozen kernels."""
+    header_row = ["alpha*sqrt(h)"] + [f"h={w}" for w in family.widths]
+    table = []
+    for x in family.ash:
+        cells = []
+        for w in family.widths:
+            errors = values(family.cells.get((w, x), []), "test_error")
+            cells.append(f"{errors.mean():.4f} ({len(errors)})" if len(errors) else "-")
+        table.append([f"{x:g}"] + cells)
+    md = ["", "### Test error (mean over seeds)", ""] + _table(header_row, table)
+    md += ["", "(in parentheses: the number of seeds)"]
+    ensemble = family.ensembles()
+    if ensemble:
+        md += ["", "### Ensemble average of the seeds' test outputs: test error (single nets' mean)", ""]
+        table = [[f"{x:g}"] + [f"{ensemble[(w, x)]['ensemble']:.4f} ({ensemble[(w, x)]['single']:.4f})"
+                               if (w, x) in ensemble else "-" for w in family.widths] for x in family.ash]
+        md += _table(header_row, table)
+    if with_frozen:
+        w = family.widths[-1]
+        md += ["", f"### Frozen-kernel predictors at h = {w} (mean test error)", ""]
+        table = []
+        for x in family.ash:
+            cell = family.cells.get((w, x), [])
+            table.append([f"{x:g}"] + [_fmt(np.nanmean(values(cell, k)) if cell else None, ".4f")
+                                       for k in ("test_error", "init_kernel_test_error",
+                                                 "final_kernel_test_error")])
+        md += _table(["alpha*sqrt(h)", "network", "frozen Theta_0", "frozen Theta_T"], table)
+    return md
+
+
+def family_markdown(family, fits, figures, notes, settings):
+    """The body of a family's section: exponents, tables, the figures drawn and the notes."""
+    md = _fits_markdown(fits, settings) + _error_tables(family, "frozen_kernels" in figures)
+    md += ["", "Figures: " + ", ".join(f"`{name}.png`/`.pdf`" for name in figures)]
+    if notes:
+        md += ["", "Notes:"] + [f"- {note}" for note in notes]
+    return md
