@@ -7,7 +7,7 @@ See lazyfeat_tf/report/ for what each figure shows.
 
 from absl import app, flags
 
-from launch.common import import_tensorflow_quietly, run_or_exit
+from launch.common import run_or_exit
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding the run directories (e.g. a sweep's).")
 _OUT = flags.DEFINE_string("out", None, "Where the report goes (default: WORKDIR/report).")
@@ -21,7 +21,6 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from lazyfeat_tf import report
 
-    import_tensorflow_quietly()  # gathering reads lazyfeat_tf.config.EXECUTION_KEYS, which imports Keras
     result = run_or_exit(report.make_report, _WORKDIR.value, _OUT.value, _LAZY_MIN.value,
                          _FEATURE_MAX.value, _N_BOOT.value)
     print("\n".join(report.describe(result)))

@@ -5,7 +5,8 @@ JSON object with the fields of `FIELDS`. The writer builds it with `make_results
 refuses an unknown, missing or wrong-typed field; readers load it with `read_results(path)`, which
 raises `ResultsError` (one line naming the file and what is wrong) for anything else: text that is
 not JSON, JSON that is not an object, a missing or wrong-typed field. Fields a reader does not know
-are kept (a newer writer may add some). Numbers may be NaN (`json` writes and reads `NaN`).
+are kept (a newer writer may add some). What the file says of the trained network is null for a
+diverged run (status "nan"): such a run has no error rate, loss or kernel change.
 
 No TensorFlow here: the report imports this module.
 """
@@ -54,15 +55,18 @@ class Field:
         return _KINDS[self.check] + (" or null" if self.nullable else "")
 
 
+DIVERGED = "nan"
+"""The status of a run whose network stopped being finite."""
+
 FIELDS = {
-    "train_error": Field(_number, "fraction of training points with F y <= 0 at the end"),
-    "test_error": Field(_number, "fraction of test points with F y <= 0 at the end"),
-    "train_loss": Field(_number, "L at the end (scaled by 1/alpha^2)"),
-    "test_loss": Field(_number, "the same loss on the test set"),
+    "train_error": Field(_number, "fraction of training points with F y <= 0 at the end", nullable=True),
+    "test_error": Field(_number, "fraction of test points with F y <= 0 at the end", nullable=True),
+    "train_loss": Field(_number, "L at the end (scaled by 1/alpha^2)", nullable=True),
+    "test_loss": Field(_number, "the same loss on the test set", nullable=True),
     "t": Field(_number, "physical time reached"),
-    "relative_weight_change": Field(_number, "||w - w0|| / ||w0||"),
-    "relative_weight_change_layers": Field(_numbers_by_name, "||w - w0|| / ||w0|| per layer name"),
-    "min_margin": Field(_number, "min over training points of F y"),
+    "relative_weight_change": Field(_number, "||w - w0|| / ||w0||", nullable=True),
+    "relative_weight_change_layers": Field(_numbers_by_name, "||w - w0|| / ||w0|| per layer name", nullable=True),
+    "min_margin": Field(_number, "min over training points of F y", nullable=True),
     "converged": Field(_boolean, "every training point has F y >= 1"),
     "status": Field(_string, "why training stopped: converged, max_steps, max_time, max_wall_time, ..."),
     "steps": Field(_integer, "accepted steps"),
@@ -74,16 +78,20 @@ FIELDS = {
     "width": Field(_integer, "h, config.model.width"),
     "seed": Field(_integer, "initialization seed"),
     "n_params": Field(_integer, "number of trained parameters"),
-    "accelerator": Field(_string, "where the run finished: tpu, gpu or cpu"),
-    "replicas": Field(_integer, "replicas of the distribution strategy"),
+    "accelerator": Field(_string, "where the run finished: tpu, gpu or cpu (absent in early runs)", optional=True),
+    "replicas": Field(_integer, "replicas of the distribution strategy (absent in early runs)", optional=True),
     "kernel_drift_train": Field(_number, "||Theta_T - Theta_0||_F / ||Theta_0||_F on the train probes "
                                 "(null without kernels.track)", nullable=True),
     "kernel_drift_test": Field(_number, "the same on the test probes", nullable=True),
     "init_kernel_test_error": Field(_number, "test error of the frozen-Theta_0 predictor (with "
                                     "kernels.predictors)", optional=True),
     "final_kernel_test_error": Field(_number, "test error of the frozen-Theta_T predictor (with "
-                                     "kernels.predictors)", optional=True),
+                                     "kernels.predictors; null for a diverged run)", nullable=True, optional=True),
 }
+NETWORK_FIELDS = ("train_error", "test_error", "train_loss", "test_loss", "relative_weight_change",
+                  "relative_weight_change_layers", "min_margin", "kernel_drift_train", "kernel_drift_test",
+                  "final_kernel_test_error")
+"""What results.json says of the trained network: null for a diverged run."""
 
 
 class ResultsError(UserError):
@@ -135,7 +143,7 @@ def read_results(path):
             fields = json.loads(f.read())
     except OSError as error:
         raise ResultsError(path, f"cannot be read ({error.strerror or error})") from None
-    except ValueError as error:  # json.JSONDecodeError, UnicodeDecodeError
+    except (ValueError, RecursionError) as error:  # json.JSONDecodeError, UnicodeDecodeError, deep nesting
         raise ResultsError(path, f"is not JSON ({' '.join(str(error).split())[:80]})") from None
     if not isinstance(fields, dict):
         raise ResultsError(path, f"holds {_show(fields)}, not a JSON object")

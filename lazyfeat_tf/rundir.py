@@ -30,6 +30,8 @@ import zipfile
 
 import numpy as np
 
+from lazyfeat_tf import results as results_lib
+
 from lazyfeat_tf.errors import UserError
 
 
@@ -244,17 +246,15 @@ class RunDir:
         return arrays, state
 
     def read_results(self, missing_ok=False):
-        """The results.json object; None when it is missing (`missing_ok`) or does not parse."""
-        try:
-            with open(self.file("results.json")) as f:
-                results = json.load(f)
-        except FileNotFoundError:
-            if missing_ok:
-                return None
-            raise
-        except (OSError, ValueError, RecursionError):
+        """The results.json object (`results.read_results`); None when it is missing (`missing_ok`)
+        or is not what the schema says."""
+        path = self.file("results.json")
+        if missing_ok and not os.path.exists(path):
             return None
-        return results if isinstance(results, dict) else None
+        try:
+            return results_lib.read_results(path)
+        except results_lib.ResultsError:
+            return None
 
     def write_results(self, results, outputs):
         atomic_write_npz(self.file("outputs.npz"), outputs)

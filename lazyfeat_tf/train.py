@@ -14,13 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from lazyfeat_tf import accelerators, data, dynamics, models, ntk, records, rundir, stochastic
+from lazyfeat_tf import results as results_lib
 from lazyfeat_tf import config as config_lib
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
-NETWORK_RESULTS = ("train_error", "test_error", "train_loss", "test_loss", "relative_weight_change",
-                   "relative_weight_change_layers", "min_margin", "kernel_drift_train", "kernel_drift_test",
-                   "final_kernel_test_error")
-"""What results.json says of the trained network: null for a diverged run (status "nan")."""
 FLOAT32_ALPHA_NOTE = 100.0
 """From this alpha on, a float32 run prints a note: F = alpha (f - f0) carries round-off of about
 alpha * 1e-7, which the step control of the gradient flow sees (README, Precision)."""
@@ -190,8 +187,8 @@ class Training:
         if last_record is None or last_record["step"] != state.step:
             last_record = self.record(state)
         self.save_checkpoint(state, force=True)
-        if status != "nan" and not self.finite():
-            status = "nan"  # weights or outputs overflowed while the loss still looked finite
+        if status != results_lib.DIVERGED and not self.finite():
+            status = results_lib.DIVERGED  # weights or outputs overflowed while the loss still looked finite
         return state, status, last_record
 
     def finite(self):
@@ -245,6 +242,6 @@ class Training:
             "kernel_drift_test": last_record.get("kernel_drift_test"),
             **kernel_results,
         }
-        if status == "nan":
-            results.update({key: None for key in NETWORK_RESULTS if key in results})
-        return rundir.finite_or_none(results)
+        if status == results_lib.DIVERGED:
+            results.update({key: None for key in results_lib.NETWORK_FIELDS if key in results})
+        return results_lib.make_results(**rundir.finite_or_none(results))

@@ -282,3 +282,33 @@ def test_unusable_results_are_skipped_and_listed(tmp_path, monkeypatch):
             shutil.rmtree(os.path.join(root, "runs", run))
     with pytest.raises(report.ReportError, match=r"holds no usable run: 4 run directories have unusable files"):
         report.make_report(root)
+
+
+def test_a_diverged_run_is_listed_and_kept_out_of_means_and_fits(tmp_path, monkeypatch):
+    """A run with status "nan" has no error rate (null): it is in runs.csv with empty cells, listed
+    as diverged, and out of the family's means (issue 13, item 2)."""
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
+    small = dict(widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
+    root = fabricate(tmp_path / "a", **small)
+    clean = report.make_report(root, n_boot=200)
+    path = os.path.join(root, "runs", "width=16,alpha_sqrt_h=0.01,seed=0", "results.json")
+    with open(path) as f:
+        results = json.load(f)
+    results.update(status="nan", converged=False, train_error=None, test_error=None, train_loss=None,
+                   test_loss=None, relative_weight_change=None, kernel_drift_test=None, kernel_drift_train=None)
+    with open(path, "w") as f:
+        json.dump(make_results(**results), f)
+    result = report.make_report(root, n_boot=200)
+    assert len(result["rows"]) == 8 and sum(len(f["ensemble"]) for f in result["families"]) > 0
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        summary = f.read()
+    assert "1 runs diverged (status nan: no error rate; left out of the means, figures and fits):" in summary
+    assert "- `runs/width=16,alpha_sqrt_h=0.01,seed=0`" in summary
+    assert f"diverged (left out of means and fits): {os.path.dirname(path)}" in report.describe(result)
+    with open(os.path.join(root, "report", "runs.csv")) as f:
+        row = next(r for r in csv.DictReader(f) if r["run"].endswith("alpha_sqrt_h=0.01,seed=0") and r["width"] == "16")
+    assert row["status"] == "nan" and row["test_error"] == ""
+    # The cell (h = 16, alpha*sqrt(h) = 0.01) keeps one seed: its ensemble is that seed's net alone.
+    (family,) = result["families"]
+    (clean_family,) = clean["families"]
+    assert family["ensemble"] != clean_family["ensemble"]

@@ -49,8 +49,9 @@ def test_make_results_refuses_what_a_reader_would_reject():
     with pytest.raises(TypeError, match=r"field 'min_margin' is \S*1\.0\S*, expected a number"):
         make_results(**{**FINISHED, "min_margin": np.float32(1.0)})  # nor numpy float32
     assert make_results(**{**FINISHED, "t": np.float64(1.5)})["t"] == 1.5  # a float: json writes it
-    with pytest.raises(TypeError, match="field 'test_error' is null, expected a number$"):
-        make_results(**{**FINISHED, "t1": None, "test_error": None})  # t1 may be null, test_error not
+    with pytest.raises(TypeError, match="field 'steps' is null, expected an integer$"):
+        make_results(**{**FINISHED, "t1": None, "steps": None})  # t1 may be null, steps not
+    assert make_results(**{**FINISHED, "test_error": None})["test_error"] is None  # a diverged run's
 
 
 @pytest.mark.parametrize("content, reason", [

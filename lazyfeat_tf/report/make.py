@@ -6,6 +6,7 @@ import json
 import os
 
 from lazyfeat_tf.errors import UserError
+from lazyfeat_tf.results import DIVERGED
 from lazyfeat_tf.report import figures, summary
 from lazyfeat_tf.report.family import Family
 from lazyfeat_tf.report.fits import FitSettings
@@ -81,7 +82,8 @@ def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
 
     groups = {}
     for row in gathered.rows:
-        groups.setdefault(row["family"], []).append(row)
+        if row["status"] != DIVERGED:  # no error rate: out of the means and fits, listed in summary.md
+            groups.setdefault(row["family"], []).append(row)
     keys = sorted(groups)
     labels = family_labels([json.loads(key) for key in keys])
     md = summary.header(workdir, gathered)
@@ -106,6 +108,8 @@ def describe(result):
     out = result["out"]
     lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures (PNG + PDF), {out}/summary.md"]
     lines += [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
+    lines += [f"diverged (left out of means and fits): {row['path']}" for row in result["rows"]
+              if row["status"] == DIVERGED]
     for family in result["families"]:
         where = "" if family["out"] == out else f"{os.path.relpath(family['out'], out)}: "
         lines += [f"note: {where}{note}" for note in family["notes"]]

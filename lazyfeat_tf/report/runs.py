@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 
+from lazyfeat_tf.config import EXECUTION_KEYS
 from lazyfeat_tf.results import ResultsError, read_results
 
 AXES = ("alpha", "alpha_sqrt_h", "model.width", "seed")
@@ -51,14 +52,6 @@ def flatten(tree, prefix=""):
     return flat
 
 
-def _not_family_keys():
-    # lazyfeat_tf.config imports Keras (so TensorFlow): imported here, when runs are gathered, so
-    # that importing the report does not import TensorFlow.
-    from lazyfeat_tf.config import EXECUTION_KEYS
-
-    return set(AXES) | set(EXECUTION_KEYS)
-
-
 class _Unusable(Exception):
     """A finished run directory whose files cannot be used; the message says why."""
 
@@ -91,7 +84,7 @@ def gather(workdir, exclude=()):
     """The `Gathered` run directories under `workdir`, but for those under `exclude`."""
     gathered = Gathered([], [], [])
     exclude = {os.path.abspath(p) for p in exclude}
-    not_family = _not_family_keys()
+    not_family = set(AXES) | set(EXECUTION_KEYS)
     for root, dirs, files in os.walk(workdir):
         dirs[:] = sorted(d for d in dirs if os.path.join(os.path.abspath(root), d) not in exclude)
         if "config.json" not in files:

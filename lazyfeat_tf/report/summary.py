@@ -7,6 +7,7 @@ import numpy as np
 
 from lazyfeat_tf.report.family import values
 from lazyfeat_tf.report.fits import LEVEL
+from lazyfeat_tf.results import DIVERGED
 
 
 def _ci(fit):
@@ -33,6 +34,11 @@ def header(workdir, gathered):
     unfinished_note = f"; {len(unfinished)} run directories without results (unfinished)" if unfinished else ""
     lines = [f"# Report of {workdir}", "",
              f"{len(gathered.rows)} finished runs (status: {counts}){unfinished_note}. Table: `runs.csv`."]
+    diverged = [row["run"] for row in gathered.rows if row["status"] == DIVERGED]
+    if diverged:
+        lines += ["", f"{len(diverged)} runs diverged (status {DIVERGED}: no error rate; left out of the "
+                  "means, figures and fits):"]
+        lines += [f"- `{run}`" for run in diverged]
     if gathered.invalid:
         lines += ["", f"{len(gathered.invalid)} run directories skipped (their files cannot be used):"]
         lines += [f"- `{os.path.relpath(path, workdir)}`: {reason}" for path, reason in gathered.invalid]
