@@ -11,7 +11,7 @@ import re
 import sys
 import tempfile
 
-from absl import app
+from absl import flags, logging
 
 from lazyfeat_tf.errors import UserError
 
@@ -63,17 +63,46 @@ def import_tensorflow_quietly():
     logging is initialized, whatever TF_CPP_MIN_LOG_LEVEL says). Entry points call it after parsing
     their flags and checking their inputs, before the work that needs TensorFlow."""
     with _without_tensorflow_startup_lines():
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")  # e.g. the TPU initialization's INFO lines before a one-line error
+    logging.set_verbosity(logging.ERROR)
+
+
+def fail(message):
+    """One line `error: <message>` on stderr and exit 2 (bad input)."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def _config_file(argv):
+    return next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), "")
 
 
 def parse_flags(argv):
-    """absl flag parsing where an unknown `--config.<key>` is one line on stderr and exit 2."""
+    """absl flag parsing where every bad input is one line on stderr and exit 2: a flag's value, an
+    unknown flag or `--config.<key>`, a missing required flag, a config file that is missing, does not
+    compile or whose `get_config` raises, and a stray positional argument."""
     try:
-        return app.parse_flags_with_usage(argv)
+        remaining = flags.FLAGS(argv)
+        if "config" in flags.FLAGS and flags.FLAGS["config"].value is not None:
+            flags.FLAGS["config"].value.to_dict()  # config_flags defers a loading failure to the first use
+    except flags.Error as error:
+        fail(f"{error} (see --helpshort)")
     except (AttributeError, KeyError) as error:
-        overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
         while error.args and isinstance(error.args[0], BaseException):  # ml_collections nests a KeyError
             error = error.args[0]
         detail = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)  # no repr
-        print(f"error: unknown config key in {overrides}: {' '.join(detail.split())}", file=sys.stderr)
-        sys.exit(2)
+        if "get_config" in detail:
+            fail(f"--config={_config_file(argv)} defines no get_config(): see configs/fc_softplus.py")
+        overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
+        fail(f"unknown config key in {overrides}: {detail}")
+    except Exception as error:  # the config file itself: missing, a syntax error, get_config raising
+        path = _config_file(argv)
+        if not os.path.isfile(path) and not os.path.isfile(path.rsplit(":", 1)[0]):
+            fail(f"--config={path}: no such file; give a config file, e.g. --config=configs/fc_softplus.py")
+        first = (str(error).strip().splitlines() or [""])[0]
+        fail(f"--config={_config_file(argv)} cannot be loaded ({type(error).__name__}: {first}); "
+             "check the file, e.g. python -c \"import runpy; runpy.run_path('FILE')['get_config']()\"")
+    if len(remaining) > 1:
+        fail(f"unexpected arguments: {' '.join(remaining[1:])}; every input is a --flag (see --helpshort)")
+    return remaining

@@ -7,19 +7,18 @@ and where the run directories are. Re-running skips finished runs and resumes in
 from absl import app, flags
 from ml_collections import config_flags
 
-from launch.common import import_tensorflow_quietly, parse_flags, run_or_exit
+from launch.common import fail, import_tensorflow_quietly, parse_flags, run_or_exit
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/demo.py", "ml_collections config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/demo", "Directory for the run directories.")
 _VALUES = flags.DEFINE_list("alpha_sqrt_h", ["0.01", "100"], "alpha*sqrt(h) values (feature << 1 << lazy).")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv  # parse_flags refuses positional arguments
     try:
         values = [float(v) for v in _VALUES.value]
     except ValueError:
-        raise app.UsageError(f"--alpha_sqrt_h={','.join(_VALUES.value)} must be a list of numbers")
+        fail(f"--alpha_sqrt_h={','.join(_VALUES.value)} must be a list of numbers, e.g. --alpha_sqrt_h=0.01,100")
     import_tensorflow_quietly()
     from lazyfeat_tf import compare
 

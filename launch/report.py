@@ -7,7 +7,7 @@ See lazyfeat_tf/report/ for what each figure shows.
 
 from absl import app, flags
 
-from launch.common import run_or_exit
+from launch.common import parse_flags, run_or_exit
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding the run directories (e.g. a sweep's).")
 _OUT = flags.DEFINE_string("out", None, "Where the report goes (default: WORKDIR/report).")
@@ -17,8 +17,7 @@ _N_BOOT = flags.DEFINE_integer("n_boot", 2000, "Bootstrap resamples of the confi
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv  # parse_flags refuses positional arguments
     from lazyfeat_tf import report
 
     result = run_or_exit(report.make_report, _WORKDIR.value, _OUT.value, _LAZY_MIN.value,
@@ -28,4 +27,4 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["workdir"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -32,8 +32,7 @@ _PROGRESS_EVERY = flags.DEFINE_float("progress_every", 30.0, "Seconds between pr
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv  # parse_flags refuses positional arguments
     from lazyfeat_tf import sweep
 
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])

@@ -15,11 +15,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    from lazyfeat_tf import config as config_lib
+    del argv  # parse_flags refuses positional arguments
+    from lazyfeat_tf import preflight
 
-    spec = run_or_exit(config_lib.resolve, _CONFIG.value)  # every check of the config, before TensorFlow
+    spec = run_or_exit(preflight.check_run, _CONFIG.value, _WORKDIR.value)  # every check, before TensorFlow
     import_tensorflow_quietly()
     from lazyfeat_tf import train
 

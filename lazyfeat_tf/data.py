@@ -24,9 +24,12 @@ imported lazily) and "synthetic" (no files). Every user-facing failure is a one-
 naming the config key and value and saying what to do.
 """
 
+import contextlib
 import dataclasses
 import gzip
+import io
 import os
+import zlib
 from typing import Sequence
 
 import numpy as np
@@ -93,7 +96,11 @@ def read_idx(path: str) -> np.ndarray:
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as error:
+            raise DataError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
+                            "re-download or reinstall the IDX files") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}); "
                         "point --config.data.path at a directory of IDX files")
@@ -154,6 +161,13 @@ def idx_files(path: str, name: str) -> dict:
     return found
 
 
+def check_available(data) -> None:
+    """Raise `DataError` when the files of the task `data` (a `config.DataSpec`) are missing: the
+    four IDX files of source "idx" (tfds and synthetic data are checked when loaded)."""
+    if data.source == "idx":
+        idx_files(data.path, data.name)
+
+
 def load_idx_pool(path: str, name: str):
     """Pool the train and test IDX files of `name` in `path`.
 
@@ -182,14 +196,17 @@ def load_tfds_pool(name: str, data_dir: str = ""):
     IDX path (tfds keeps the raw EMNIST orientation). Any failure becomes a one-line `DataError`.
     """
     tfds_name = TFDS_NAMES[name]
+    said = io.StringIO()  # what tfds prints ("Downloading and preparing ..."): shown if it worked
     try:
         import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
 
-        ds = tfds.load(tfds_name, split="train+test", data_dir=data_dir or None,
-                       as_supervised=True)
+        with contextlib.redirect_stdout(said):
+            ds = tfds.load(tfds_name, split="train+test", data_dir=data_dir or None,
+                           as_supervised=True)
         # Explicit batches instead of batch_size=-1: the latter batches by the split sizes, which
         # mocked datasets (tfds.testing.mock_data) do not know, and then aborts the process.
         batches = list(tfds.as_numpy(ds.batch(8192)))
+        print(said.getvalue(), end="", flush=True)
     except Exception as e:  # pylint: disable=broad-except
         first = (str(e).strip().splitlines() or [""])[0]
         raise DataError(f"data.source='tfds' could not load {tfds_name!r} for data.name={name!r} "

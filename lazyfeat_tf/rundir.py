@@ -40,12 +40,19 @@ class WorkdirError(UserError):
 
 
 def atomic_write_bytes(path, payload):
+    """Write `payload` to `path` through a temporary file and a rename (no temporary file is left
+    when the write fails, e.g. on a full disk)."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def finite_or_none(obj):
@@ -117,6 +124,25 @@ def exclusive(path, in_use):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_writable(path, flag="--workdir"):
+    """Raise `WorkdirError` (naming `flag`) unless the directory `path` can be created or written:
+    it, or its nearest existing ancestor, must be a writable directory on a writable file system."""
+    ancestor = path
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    why = None
+    if ancestor == path and not os.path.isdir(path):
+        why = "it exists and is not a directory"
+    elif not os.path.isdir(ancestor):
+        why = f"{ancestor} is not a directory"
+    elif os.statvfs(ancestor).f_flag & os.ST_RDONLY:
+        why = f"{ancestor} is on a read-only file system"
+    elif not os.access(ancestor, os.W_OK):
+        why = f"{ancestor} is not writable"
+    if why:
+        raise WorkdirError(f"{flag}={path!r} cannot be created or written ({why}); choose a writable {flag}")
+
+
 class RunDir:
     """Files of one run. `path` need not exist yet; nothing is written until `start`."""
 
@@ -139,6 +165,7 @@ class RunDir:
         """Raise `WorkdirError` unless the workdir is empty, new, or holds this same run."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise WorkdirError(f"--workdir={self.path!r} exists and is not a directory")
+        check_writable(self.path)
         config_path = self.file("config.json")
         if os.path.exists(config_path):
             old = self._read_json("config.json", "choose another --workdir or move this one away")
@@ -148,6 +175,8 @@ class RunDir:
                     f"--workdir={self.path!r} holds a different run ({difference}); "
                     "choose another --workdir"
                 )
+            if os.path.exists(self.file("checkpoint.npz")):
+                self.load_checkpoint()  # one that does not load is a one-line error before any work
         elif os.path.isdir(self.path) and self._entries():
             raise WorkdirError(
                 f"--workdir={self.path!r} is not empty and holds no run of this package; "

@@ -13,9 +13,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf import accelerators, data, dynamics, models, ntk, records, rundir, stochastic
+from lazyfeat_tf import accelerators, data, dynamics, models, ntk, preflight, records, rundir, stochastic
 from lazyfeat_tf import results as results_lib
-from lazyfeat_tf import config as config_lib
 from lazyfeat_tf.tb_plugin import summary as drift_summary
 
 FLOAT32_ALPHA_NOTE = 100.0
@@ -46,8 +45,12 @@ def _checkpointed_variables(model, trainer, observer):
 
 def _save_model(model, path):
     tmp = path.replace(".keras", f".tmp-{os.getpid()}.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def train_and_evaluate(config, workdir, strategy=None):
@@ -61,11 +64,11 @@ def train_and_evaluate(config, workdir, strategy=None):
             built in its scope.
 
     Raises `config.ConfigError`, `config.DataError` or `rundir.WorkdirError` (one-line messages)
-    before any file is written when the config, the accelerator, the data or the workdir is unusable.
+    before any file is written when the config, the accelerator, the data, the workdir or the
+    machine's memory cannot run it (`preflight.check_run`).
     """
-    spec = config if isinstance(config, config_lib.RunSpec) else config_lib.resolve(config)
+    spec = preflight.check_run(config, workdir)
     run = rundir.RunDir(workdir)
-    run.check_compatible(spec.to_json())
     if _finished(run):
         return run.read_results()
     if strategy is None:
@@ -77,7 +80,12 @@ def train_and_evaluate(config, workdir, strategy=None):
         with run.lock():  # one process at a time; it may have finished the run meanwhile
             if _finished(run):
                 return run.read_results()
-            return Training(spec, task, run, strategy).run()
+            try:
+                return Training(spec, task, run, strategy).run()
+            except OSError as error:  # a full disk, a file system gone read-only, ...
+                raise rundir.WorkdirError(
+                    f"--workdir={run.path!r}: writing failed ({' '.join(str(error).split())}); free space or "
+                    "fix the file system, then run the same command again to resume") from None
 
 
 def _finished(run):

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 
+from lazyfeat_tf import rundir
 from lazyfeat_tf.errors import UserError
 from lazyfeat_tf.results import DIVERGED
 from lazyfeat_tf.report import figures, summary
@@ -77,6 +78,7 @@ def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
                           f"have unusable files, e.g. {path}: {reason}")
     if not gathered.rows:
         raise ReportError(f"--workdir={workdir!r} holds no finished run (no results.json under it)")
+    rundir.check_writable(out, flag="--out")
     os.makedirs(out, exist_ok=True)
     write_csv(gathered.rows, os.path.join(out, "runs.csv"))
 

@@ -151,6 +151,7 @@ def run_sweep(config, points, workdir, executor="local", workers=None, threads=N
     workdir = os.path.abspath(workdir)
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise SweepError(f"--workdir={workdir!r} exists and is not a directory")
+    rundir.check_writable(workdir)
     os.makedirs(os.path.join(workdir, "logs"), exist_ok=True)
     with _lock(workdir):
         if executor == "local":
