@@ -2,6 +2,7 @@
 config: run-directory contents, results, lazy vs feature, resume after an interruption, a finished
 run not redone, workdir protection and the one-line config errors."""
 
+import errno
 import glob
 import json
 import math
@@ -290,6 +291,32 @@ def test_a_checkpoint_that_does_not_load_is_one_line_saying_what_to_do(finished,
         k: v for k, v in before.items() if k != ".lock"}
     os.rename(path, path + ".bad")  # what the message says: the run then trains from the start
     assert train.train_and_evaluate(config, workdir)["status"] == "converged"
+
+
+def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(finished, workdir, monkeypatch):
+    """(issue 13, item 8) No temporary file is left, and the same command resumes once there is space."""
+    config, reference, _ = finished
+    calls = {"n": 0}
+    original = rundir.atomic_write_bytes
+
+    def full_disk(path, payload):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            with open(f"{path}.tmp-{os.getpid()}", "wb") as f:
+                f.write(payload[:10])  # a partial write, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(path, payload)
+
+    monkeypatch.setattr(rundir, "atomic_write_bytes", full_disk)
+    with pytest.raises(rundir.WorkdirError) as error:
+        train.train_and_evaluate(config, workdir)
+    monkeypatch.undo()
+    message = str(error.value)
+    assert "\n" not in message and "No space left on device" in message
+    assert "run the same command again to resume" in message
+    train.train_and_evaluate(config, workdir)
+    assert_same_run(workdir, reference)
+    assert not glob.glob(os.path.join(workdir, "*.tmp-*"))
 
 
 def test_resume_of_minibatch_training_equals_uninterrupted_run(tmp_path, monkeypatch):
