@@ -31,6 +31,7 @@ benchmarks: install
 	$(PYTHON) benchmarks/train_step.py
 	$(PYTHON) benchmarks/kernels.py
 	$(PYTHON) benchmarks/tb_plugin_routes.py
+	$(PYTHON) benchmarks/device_loop.py
 
 screenshot: install install-browser
 	$(PYTHON) scripts/tb_screenshot.py --logdir $${LOGDIR:-runs} --out kernel_drift.png
