@@ -49,6 +49,7 @@ def build_wheel(session):
         for old in wheels:
             os.remove(old)
         session.install("build")
+        shutil.rmtree(os.path.join(REPO_ROOT, "build"), ignore_errors=True)  # setuptools would reuse stale files
         session.run("python", "-m", "build", "--wheel", "--outdir", DIST, REPO_ROOT)
         build_wheel.done = True
         wheels = glob.glob(os.path.join(DIST, "lazyfeat_tf-*.whl"))
