@@ -276,12 +276,23 @@ class ShardedNetworkSystem(dynamics.NetworkSystem):
     gradient on a shard of `shard_size(n, replicas)` points (the last shard padded with zero-weight
     points), and the sums are added by `strategy.reduce(SUM)`.
 
+    For the gradient flow's device loop (`dynamics.GradientFlow`), which runs inside one replica
+    function: `replica_evaluate` (a replica's shard, its share of L and of the gradient),
+    `exchange` (the one exchange per attempt), `pad` / `replica_rows` / `gather` (F split into
+    shards and back). The exchange is `ReplicaContext.all_reduce` on a TPU (an XLA all-reduce inside
+    the compiled loop). MirroredStrategy refuses its all-reduce inside a loop of a replica function,
+    its collective ops cannot run in separate per-replica loops, and XLA on CPUs has no collectives:
+    there the replicas exchange through FIFO queues on the host, one per ordered pair of replicas,
+    and add the partial sums in replica order, so that every replica holds bitwise the same numbers.
+
     Args:
         model, x, y, loss, soft_hinge_beta: as for `dynamics.NetworkSystem`.
         strategy: a `tf.distribute.Strategy`.
-        jit_compile: compile the per-replica computation with XLA (the loop around it spans
-            devices and is not compiled; `dynamics.GradientFlow` knows that from `strategy`).
+        jit_compile: compile the per-replica computation with XLA (on a TPU the whole replica
+            function is compiled anyway).
     """
+
+    _exchanges = 0  # systems made in this process (each has its own queues)
 
     def __init__(self, model, x, y, loss="hinge", soft_hinge_beta=20.0, *, strategy, jit_compile=False):
         self.strategy = strategy
@@ -297,6 +308,8 @@ class ShardedNetworkSystem(dynamics.NetworkSystem):
                                              autograph=False)
         self._evaluate_eagerly = tf.function(self._evaluate_graph, autograph=False)
         self._replica_outputs = tf.function(self.outputs, jit_compile=jit_compile, autograph=False)
+        ShardedNetworkSystem._exchanges += 1
+        self._exchange_name = f"lazyfeat_tf_exchange_{ShardedNetworkSystem._exchanges}"
 
     def partial_loss(self, outputs, labels, weights, total):
         """sum_mu weights_mu l(F_mu y_mu) / (alpha^2 total): a replica's share of L."""
@@ -324,6 +337,74 @@ class ShardedNetworkSystem(dynamics.NetworkSystem):
         if tf.executing_eagerly():
             return self._evaluate_eagerly(list(params))
         return self._evaluate_graph(params)
+
+    def replica_evaluate(self, params):
+        """(F `[rows]`, this replica's share of L, its gradient) on this replica's shard (replica
+        context); the function from `exchange` adds the shares."""
+        return self._replica_step(params)
+
+    def pad(self, tensor):
+        """`tensor` `[n, ...]` padded to the `[replicas * rows, ...]` that `replica_rows` splits."""
+        return pad_to(tensor, self.rows * self.replicas)
+
+    def replica_rows(self, tensor):
+        """This replica's `[rows, ...]` block of a padded `tensor` (replica context)."""
+        return replica_rows(tensor, self.replicas, self.rows)
+
+    def gather(self, per_replica):
+        """F `[n]` from the replicas' `[rows]` blocks (cross-replica context)."""
+        return gather_rows(self.strategy, per_replica, self.n)
+
+    def exchange(self):
+        """This replica's `cross_replica(sums, maxima)` -> (`sums` added over the replicas, `maxima`
+        (scalars) maximized), in one exchange, bitwise the same on every replica (replica context;
+        call it once before the loop that exchanges)."""
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group
+        if is_tpu(self.strategy):
+            def add(flat):
+                return context.all_reduce(tf.distribute.ReduceOp.SUM, flat)
+        else:
+            add = self._queue_sum(tf.get_static_value(replica))
+
+        def cross_replica(sums, maxima):
+            k = len(maxima)
+            # Each replica puts its maxima in its own row and zeros elsewhere: the sum gathers them exactly.
+            mine = tf.equal(tf.range(self.replicas), tf.cast(replica, tf.int32))[:, None]
+            spread = tf.where(mine, tf.stack(maxima)[None, :], tf.zeros([self.replicas, k], self.dtype))
+            total = add(tf.concat([tf.reshape(x, [-1]) for x in sums] + [tf.reshape(spread, [-1])], axis=0))
+            parts = tf.split(total, [x.shape.num_elements() for x in sums] + [self.replicas * k])
+            added = [tf.reshape(part, x.shape) for part, x in zip(parts, sums)]
+            return added, tf.unstack(tf.reduce_max(tf.reshape(parts[-1], [self.replicas, k]), axis=0))
+
+        return cross_replica
+
+    def _queue_sum(self, replica):
+        """The function adding a vector over the replicas through FIFO queues on the host (one per
+        ordered pair of replicas), in replica order; its queues are opened here, outside any loop."""
+        if replica is None:
+            raise NotImplementedError(f"{type(self.strategy).__name__}: no exchange for the gradient flow's "
+                                      "device loop; use dynamics.GradientFlow(..., device_loop=False)")
+        dtype = self.dtype
+
+        def queue(source, target):  # both ends open the same queue: one host device, one shared name
+            with tf.device("/cpu:0"):
+                return tf.raw_ops.FIFOQueueV2(component_types=[dtype], capacity=2,
+                                              shared_name=f"{self._exchange_name}/{source}->{target}")
+
+        others = [r for r in range(self.replicas) if r != replica]
+        outgoing = [queue(replica, r) for r in others]
+        incoming = {r: queue(r, replica) for r in others}
+
+        def add(flat):
+            for handle in outgoing:
+                tf.raw_ops.QueueEnqueueV2(handle=handle, components=[flat])
+            parts = [flat if r == replica else
+                     tf.raw_ops.QueueDequeueV2(handle=incoming[r], component_types=[dtype])[0]
+                     for r in range(self.replicas)]
+            return tf.add_n([tf.ensure_shape(part, flat.shape) for part in parts])
+
+        return add
 
     def train_outputs(self, params):
         """F `[n]` on the training set at `params`, each replica computing its shard (in a graph)."""

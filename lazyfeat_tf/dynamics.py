@@ -117,17 +117,26 @@ class GradientFlow:
         min_dt: below this dt the run stops as "stalled".
         max_steps: budget of accepted steps; max_time: budget of physical time t.
         jit_compile: compile the step loop with XLA.
+        device_loop: for a sharded system (one with a `strategy`): run the whole attempt loop inside
+            one replica function (default), so that an `advance` call is one launch of the replicas
+            instead of one per attempt. False keeps the loop on the host, calling `strategy.run`
+            once per attempt (for comparison; see benchmarks/device_loop.py).
+
+    Under a strategy the device loop is `strategy.run(loop)`, where `loop` is a `tf.while_loop` over
+    attempts: each replica evaluates its shard (`system.replica_evaluate`), and one cross-replica
+    exchange per attempt (`system.exchange()`) adds the partial losses and gradients and takes the
+    maxima of |F' - F| and of -F y over the replicas; every replica then takes the same decision on the
+    same numbers. A TPU compiles the whole loop with XLA; elsewhere `jit_compile` compiles each
+    attempt's per-replica part (XLA on CPUs and GPUs cannot compile the exchange).
     """
 
     def __init__(self, system, *, max_dout=0.1, max_dgrad=1e-4, tau=0.0, dt0=1.0, min_dt=1e-30,
-                 max_steps=10**6, max_time=math.inf, jit_compile=False):
+                 max_steps=10**6, max_time=math.inf, jit_compile=False, device_loop=True):
         self.system = system
         self.max_dout, self.max_dgrad, self.tau, self.min_dt = max_dout, max_dgrad, tau, min_dt
         self.max_steps, self.max_time = int(max_steps), float(max_time)
         dtype = system.dtype
-        # A sharded system (lazyfeat_tf.accelerators) has a strategy: the state lives under its scope,
-        # and the loop, which calls strategy.run across devices, is not XLA-compiled (the system
-        # compiles its per-replica computation instead).
+        # A sharded system (lazyfeat_tf.accelerators) has a strategy: the state lives under its scope.
         strategy = getattr(system, "strategy", None)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             zeros = [tf.zeros_like(p) for p in system.params]
@@ -141,9 +150,16 @@ class GradientFlow:
             self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
             self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
         self.dt0 = dt0
+        self.device_loop = strategy is not None and device_loop
+        if self.device_loop:
+            # The host part only launches the replicas; the per-replica part of an attempt is compiled.
+            advance = self._advance_on_replicas
+            self._propose = tf.function(self._propose_graph, jit_compile=jit_compile, autograph=False)
+        else:
+            # A host loop around strategy.run cannot be one XLA program (it spans devices).
+            advance, self._propose = self._advance_graph, self._propose_graph
         # autograph=False: the loop is an explicit tf.while_loop; converting it costs ~0.4 s per trace.
-        self._advance = tf.function(self._advance_graph, jit_compile=jit_compile and strategy is None,
-                                    autograph=False)
+        self._advance = tf.function(advance, jit_compile=jit_compile and strategy is None, autograph=False)
         self._evaluate_here()
 
     def restart(self):
@@ -175,34 +191,40 @@ class GradientFlow:
         decay = tf.exp(-dt / self.tau)
         return [decay * vi - (1.0 - decay) * gi for vi, gi in zip(v, g)]
 
-    def _advance_graph(self, target_step, max_attempts, max_time):
-        system = self.system
-        y = system.y
-        alpha2 = tf.constant(system.alpha**2, system.dtype)
-        half = tf.constant(0.5, system.dtype)
+    def _propose_graph(self, params, v, g, outputs, y, dt, t, max_time):
+        """One proposal: (step_dt, clipped, v', w', F', L', g', [max |F' - F|, -min F' y]) on the points
+        of `y` (under the device loop, a replica's shard, its share of L and of the gradient)."""
+        clipped = max_time - t <= dt  # the last step lands exactly on the time budget
+        step_dt = tf.where(clipped, max_time - t, dt)
+        v_new = self._velocity(v, g, step_dt)
+        p_new = [p + step_dt * vi for p, vi in zip(params, v_new)]
+        out_new, loss_new, g_new = (self.system.replica_evaluate if self.device_loop else self.system.evaluate)(p_new)
+        maxima = tf.stack([tf.reduce_max(tf.abs(out_new - outputs)), -tf.reduce_min(out_new * y)])
+        return step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, maxima
+
+    def _loop(self, state, y, cross_replica, target_step, max_attempts, max_time):
+        """The attempt loop (a `tf.while_loop`) from `state`, on the points of `y`.
+
+        state: (params, v, g, F, L, min_mu F y, dt, t, t1, step, rejected, attempts).
+        cross_replica(sums, maxima) -> the same lists summed and maximized over the replicas (the
+        identity where F, L and the gradient cover every point).
+        """
+        dtype = self.system.dtype
+        alpha2 = tf.constant(self.system.alpha**2, dtype)
+        half = tf.constant(0.5, dtype)
 
         def norm2(tensors):
             return tf.add_n([tf.reduce_sum(tf.square(x)) for x in tensors])
 
-        def running(*state):
-            params, v, g, outputs, loss, dt, t, t1, step, rejected, attempts = state
-            return (
-                (step < target_step)
-                & (attempts < max_attempts)
-                & (t < max_time)
-                & (tf.reduce_min(outputs * y) < 1.0)
-                & tf.math.is_finite(loss)
-                & (dt >= self.min_dt)
-            )
+        def running(params, v, g, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+            return ((step < target_step) & (attempts < max_attempts) & (t < max_time) & (margin < 1.0)
+                    & tf.math.is_finite(loss) & (dt >= self.min_dt))
 
-        def body(*state):
-            params, v, g, outputs, loss, dt, t, t1, step, rejected, attempts = state
-            clipped = max_time - t <= dt  # the last step lands exactly on the time budget
-            step_dt = tf.where(clipped, max_time - t, dt)
-            v_new = self._velocity(v, g, step_dt)
-            p_new = [p + step_dt * vi for p, vi in zip(params, v_new)]
-            out_new, loss_new, g_new = system.evaluate(p_new)
-            dout = tf.reduce_max(tf.abs(out_new - outputs))
+        def body(params, v, g, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+            step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, maxima = self._propose(
+                params, v, g, outputs, y, dt, t, max_time)
+            (loss_new, *g_new), (dout, margin_new) = cross_replica([loss_new] + list(g_new), tf.unstack(maxima))
+            margin_new = -margin_new
             dgrad = norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(norm2(g) * norm2(g_new))
             accept = (dout < self.max_dout) & (dgrad < self.max_dgrad) & tf.math.is_finite(loss_new)
             grow = accept & (dout < half * self.max_dout) & (dgrad < half * self.max_dgrad)
@@ -218,6 +240,7 @@ class GradientFlow:
                 pick(g_new, g),
                 tf.where(accept, out_new, outputs),
                 tf.where(accept, loss_new, loss),
+                tf.where(accept, margin_new, margin),
                 tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0)),
                 tf.where(accept, t_new, t),
                 tf.where(reached_t1, t_new, t1),
@@ -226,12 +249,18 @@ class GradientFlow:
                 attempts + 1,
             )
 
-        state = (
-            [tf.convert_to_tensor(p) for p in system.params],
+        return tf.while_loop(running, body, state)
+
+    def _initial_state(self):
+        """The loop state from the variables (cross-replica values under a strategy)."""
+        outputs = tf.convert_to_tensor(self.outputs)
+        return (
+            [tf.convert_to_tensor(p) for p in self.system.params],
             [tf.convert_to_tensor(v) for v in self.v],
             [tf.convert_to_tensor(g) for g in self.g],
-            tf.convert_to_tensor(self.outputs),
+            outputs,
             tf.convert_to_tensor(self.loss),
+            tf.reduce_min(outputs * self.system.y),
             tf.convert_to_tensor(self.dt),
             tf.convert_to_tensor(self.t),
             tf.convert_to_tensor(self.t1),
@@ -239,9 +268,9 @@ class GradientFlow:
             tf.convert_to_tensor(self.rejected),
             tf.constant(0, tf.int64),
         )
-        state = tf.while_loop(running, body, state)
-        params, v, g, outputs, loss, dt, t, t1, step, rejected, _ = state
-        for var, value in zip(system.params, params):
+
+    def _store(self, params, v, g, outputs, loss, dt, t, t1, step, rejected):
+        for var, value in zip(self.system.params, params):
             var.assign(value)
         for var, value in zip(self.v, v):
             var.assign(value)
@@ -250,6 +279,31 @@ class GradientFlow:
         for var, value in ((self.outputs, outputs), (self.loss, loss), (self.dt, dt), (self.t, t),
                            (self.t1, t1), (self.step, step), (self.rejected, rejected)):
             var.assign(value)
+
+    def _advance_graph(self, target_step, max_attempts, max_time):
+        """The loop where the caller is: one device, or the host calling `system.evaluate` (which
+        launches the replicas of a sharded system) once per attempt."""
+        state = self._loop(self._initial_state(), self.system.y, lambda sums, maxima: (sums, maxima),
+                           target_step, max_attempts, max_time)
+        params, v, g, outputs, loss, _, dt, t, t1, step, rejected, _ = state
+        self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
+
+    def _advance_on_replicas(self, target_step, max_attempts, max_time):
+        """The loop inside one replica function: one `strategy.run` per call (see the class docstring)."""
+        system = self.system
+        params, v, g, outputs, loss, margin, *scalars = self._initial_state()
+        padded_outputs = system.pad(outputs)
+
+        def replica_loop(params, v, g, loss, margin, scalars):
+            state = (params, v, g, system.replica_rows(padded_outputs), loss, margin, *scalars)
+            return self._loop(state, system.replica_rows(system.pad(system.y)), system.exchange(),
+                              target_step, max_attempts, max_time)
+
+        state = system.strategy.run(replica_loop, args=(params, v, g, loss, margin, scalars))
+        first = [system.strategy.experimental_local_results(x)[0] for x in tf.nest.flatten(state)]
+        params, v, g, _, loss, _, dt, t, t1, step, rejected, _ = tf.nest.pack_sequence_as(state, first)
+        outputs = system.gather(state[3])
+        self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 
     def advance(self, target_step, max_attempts=1000, until_time=math.inf):
         """Integrate until `target_step` accepted steps, time `until_time` (reached exactly), a stop

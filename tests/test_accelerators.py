@@ -1,6 +1,7 @@
 """Tests of lazyfeat_tf.accelerators: strategy selection and its one-line errors, XLA compilation of
 the training steps and of the kernels, and training / kernels under MirroredStrategy on 2 logical
-CPU devices matching one device (in a subprocess: the logical devices must be configured before
+CPU devices matching one device, with the gradient flow's loop inside the replica function (one
+host round trip per `advance`) (in a subprocess: the logical devices must be configured before
 TensorFlow initializes its devices)."""
 
 import json
@@ -214,6 +215,33 @@ MIRRORED_SCRIPT = textwrap.dedent(r'''
                 "t": [one.t, two.t], "params": diff(p1, p2), "outputs": diff([out1], [out2]),
                 "loss": abs(one.loss - two.loss)}
 
+    # Host round trips of the gradient flow: every executed strategy.run adds 1 to `launches`, in
+    # whatever graph (or loop body) the call sits; `advance_calls` counts the compiled function's calls.
+    launches = tf.Variable(0, dtype=tf.int64)
+    plain_run = strategy.run
+
+    def counted_run(fn, args=(), kwargs=None, options=None):
+        launches.assign_add(1)
+        return plain_run(fn, args=args, kwargs=kwargs, options=options)
+
+    for device_loop in (True, False):
+        with accelerators.scope(strategy):
+            model = models.build_model(config, task.input_shape)
+            system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,
+                                              strategy=strategy, jit_compile=True)
+            flow = dynamics.GradientFlow(system, jit_compile=True, device_loop=device_loop)
+        calls = []
+        compiled = flow._advance
+        flow._advance = lambda *args: calls.append(1) or compiled(*args)
+        strategy.run = counted_run
+        launches.assign(0)
+        states = [flow.advance(k) for k in (10, 25, 40)]
+        del strategy.run
+        report[f"round_trips/device_loop={device_loop}"] = {
+            "advance_calls": len(calls), "launches": int(launches.numpy()),
+            "attempts": states[-1].step + states[-1].rejected, "steps": states[-1].step,
+            "params": [p.numpy().tolist() for p in system.params]}
+
     # Kernels: the same (mirrored) model, outside the scope (one device) and inside (sharded rows).
     calls = []
     sharded_run = empirical._sharded_run
@@ -297,6 +325,18 @@ def test_training_under_mirrored_strategy_matches_one_device(mirrored, name, jit
     assert result["params"] < 1e-10, f"{name} (jit={jit}): parameters differ by {result['params']}"
     assert result["outputs"] < 1e-10, f"{name} (jit={jit}): outputs differ by {result['outputs']}"
     assert result["loss"] < 1e-10
+
+
+def test_gradient_flow_device_loop_is_one_host_round_trip_per_advance(mirrored):
+    device, host = mirrored["round_trips/device_loop=True"], mirrored["round_trips/device_loop=False"]
+    assert device["steps"] == host["steps"] == 40
+    assert device["attempts"] == host["attempts"] > 40  # a few rejections
+    # The device loop launches the replicas once per advance call; the host loop once per attempt.
+    assert device["advance_calls"] == host["advance_calls"] == 3
+    assert device["launches"] == 3
+    assert host["launches"] == host["attempts"]
+    for p, q in zip(device["params"], host["params"]):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
 
 
 def test_kernels_under_mirrored_strategy_are_sharded_and_match_one_device(mirrored):

@@ -114,7 +114,8 @@ def gaussian_second_moment(fn, lo=-12.0, hi=12.0, n=240_001):
     """E[fn(z)^2], z ~ N(0, 1), by the trapezoidal rule on a fine grid (fn maps arrays)."""
     z = np.linspace(lo, hi, n)
     density = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
-    return float(np.trapezoid(np.asarray(fn(z)) ** 2 * density, z))
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 (TensorFlow 2.16, 2.17) has only trapz
+    return float(trapezoid(np.asarray(fn(z)) ** 2 * density, z))
 
 
 @pytest.mark.parametrize("activation,softplus_beta", [("relu", 5.0), ("softplus", 5.0), ("softplus", 1.0)])

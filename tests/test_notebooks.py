@@ -1,5 +1,6 @@
 """The Colab notebooks (colab/*.ipynb): committed without outputs, built as the package expects
-(guarded install cell, accelerator detection, a "parameters" cell), and executed top to bottom with
+(a first cell that checks TensorFlow's version and the accelerator, a guarded install cell that
+leaves the runtime's TensorFlow alone, accelerator detection, a "parameters" cell), and executed top to bottom with
 nbclient on tiny parameters, offline (LAZYFEAT_NOTEBOOK_SMALL=1: Debian's Fashion-MNIST IDX files,
 or the synthetic task without them). A cell that raises fails the test.
 
@@ -53,22 +54,55 @@ def test_committed_notebook_has_no_outputs(path):
         assert f.read() == strip.dumps(_load(path)), f"{path}: run python scripts/strip_notebooks.py"
 
 
+def _setup_cfg_tensorflow_requirement():
+    with open(os.path.join(REPO_ROOT, "setup.cfg"), encoding="utf-8") as f:
+        (line,) = [line.strip() for line in f if line.strip().startswith("tensorflow>=")]
+    return line
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
-def test_notebook_opens_with_install_accelerator_and_parameter_cells(path):
+def test_notebook_opens_with_check_install_accelerator_and_parameter_cells(path):
     notebook = _load(path)
     name = os.path.basename(path)
     cells = notebook["cells"]
     assert cells[0]["cell_type"] == "markdown"
     assert f"https://colab.research.google.com/github/OWNER/lazyfeat_tf/blob/main/colab/{name}" in _source(cells[0])
     code = [cell for cell in cells if cell["cell_type"] == "code"]
-    install, accelerator, parameters = (_source(cell) for cell in code[:3])
-    assert 'IN_COLAB = "google.colab" in sys.modules' in install
-    assert "if IN_COLAB:\n    %pip install" in install
+    check, install, accelerator, parameters = (_source(cell) for cell in code[:4])
+    assert 'IN_COLAB = "google.colab" in sys.modules' in check
+    assert f'REQUIREMENT = "{_setup_cfg_tensorflow_requirement()}"' in check  # the range of setup.cfg
+    assert "print((\"OK: \" if FITS else \"STOP: \") + ADVICE)" in check
+    # The repository is one variable; the package is installed without its dependencies, then the
+    # dependencies the runtime lacks, TensorFlow excepted.
+    assert sum("LAZYFEAT_REPO = " in _source(cell) for cell in code) == 1
+    assert 'if IN_COLAB:' in install and '%pip install -q --no-deps "lazyfeat_tf @ git+{LAZYFEAT_REPO}"' in install
+    assert '!= "tensorflow"' in install
     assert "accelerators.environment_report(" in accelerator
-    assert code[2]["metadata"].get("tags") == ["parameters"]
+    assert code[3]["metadata"].get("tags") == ["parameters"]
     assert 'os.environ.get("LAZYFEAT_NOTEBOOK_SMALL") == "1"' in parameters
     assert 'DATA_SOURCE = "tfds" if IN_COLAB else "idx"' in parameters
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_the_three_notebooks_share_their_set_up_cells():
+    sources = [[_source(cell) for cell in _load(path)["cells"][1:5]] for path in NOTEBOOKS]
+    assert sources[0] == sources[1] == sources[2]
+
+
+@pytest.mark.parametrize("runtime,fits,advice", [
+    ((None, None), False, "No TensorFlow here: install it first (pip install 'tensorflow>=2.16,<2.22')"),
+    (("tensorflow", "2.15.1"), False, "tensorflow 2.15.1 is older than 2.16 (Keras 3): choose a newer runtime"),
+    (("tensorflow", "2.16.2"), True, "tensorflow 2.16.2 on "),
+    (("tensorflow", "2.21.0"), True, "tensorflow 2.21.0 on "),
+    (("tensorflow", "2.22.0"), False, "tensorflow 2.22.0 is newer than 2.21, the newest version tested"),
+    (("tensorflow", "2.20.0", True, False), False, "This machine has a TPU but tensorflow 2.20.0 is not a TPU build"),
+    (("tensorflow-tpu", "2.20.0", True, True), True, "tensorflow-tpu 2.20.0 on a TPU: supported"),
+])
+def test_check_cell_says_what_to_do(runtime, fits, advice):
+    namespace = {}
+    exec(_source([cell for cell in _load(NOTEBOOKS[0])["cells"] if cell["cell_type"] == "code"][0]), namespace)
+    got_fits, got_advice = namespace["check_runtime"](*runtime)
+    assert got_fits is fits and got_advice.startswith(advice), got_advice
 
 
 def _execute(path, workdir):
