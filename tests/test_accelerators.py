@@ -226,7 +226,7 @@ MIRRORED_SCRIPT = textwrap.dedent(r'''
 
     for device_loop in (True, False):
         with accelerators.scope(strategy):
-            model = models.build_model(config, task.input_shape)
+            model = build_model(config, task.input_shape)
             system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name,
                                               strategy=strategy, jit_compile=True)
             flow = dynamics.GradientFlow(system, jit_compile=True, device_loop=device_loop)

@@ -199,6 +199,27 @@ def test_finished_sweep_is_not_redone(local_sweep):
     assert mtimes == {n: os.stat(os.path.join(workdir, "runs", n, "results.json")).st_mtime_ns for n in names()}
 
 
+def test_a_run_whose_results_json_does_not_parse_is_trained_again(local_sweep):
+    """The sweep does not take a corrupt results.json for a finished run (issue 13, item 6)."""
+    from lazyfeat_tf.sweep import runner
+
+    workdir, _ = local_sweep
+    name = sorted(os.listdir(os.path.join(workdir, "runs")))[0]
+    path = os.path.join(workdir, "runs", name)
+    (run,) = [r for r in sweep.expand(TINY_SWEEP.get_config(), TINY_SWEEP.get_sweep()) if r.name == name]
+    assert runner._precheck(run, path) == "finished"
+    results = os.path.join(path, "results.json")
+    with open(results) as f:
+        text = f.read()
+    try:
+        with open(results, "w") as f:
+            f.write(text[:len(text) // 2])
+        assert runner._precheck(run, path) == "todo"
+    finally:
+        with open(results, "w") as f:
+            f.write(text)
+
+
 def test_kill_and_restart_trains_only_what_is_missing(tmp_path):
     workdir = str(tmp_path / "sweep")
     # ~1-2 s per run, one at a time, so that the kill finds a run finished and the next one started.
