@@ -11,7 +11,8 @@ from launch.common import parse_flags, run_or_exit
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding the run directories (e.g. a sweep's).")
 _OUT = flags.DEFINE_string("out", None, "Where the report goes (default: WORKDIR/report).")
-_LAZY_MIN = flags.DEFINE_float("lazy_min", 10.0, "Lazy-regime fits use alpha*sqrt(h) >= this.")
+_LAZY_MIN = flags.DEFINE_float("lazy_min", 100.0, "Lazy-regime fits use alpha*sqrt(h) >= this (the asymptotic "
+                               "range: nearer the crossover, second-order terms steepen the slopes).")
 _FEATURE_MAX = flags.DEFINE_float("feature_max", 0.1, "Feature-regime fits use alpha*sqrt(h) <= this.")
 _N_BOOT = flags.DEFINE_integer("n_boot", 2000, "Bootstrap resamples of the confidence intervals.", lower_bound=100)
 

@@ -32,7 +32,7 @@ CASES = [  # (entry point, arguments; $TMP is the fixture folder, $W a workdir t
         "model.kind=rnn", "model.activation=tanh", "model.softplus_beta=0", "model.softplus_beta=-1.0",
         "model.beta=-0.5", "model.use_bias=maybe", "alpha_sqrt_h=-0.5", "alpha_sqrt_h=0", "alpha_sqrt_h=nan",
         "alpha=0.3", "seed=-1", "seed=1.5", "dtype=float16",
-        "dtype=bfloat16", "distribute=npu", "distribute=gpu", "data.name=imagenet", "data.source=web",
+        "dtype=bfloat16", "distribute=npu", "distribute=gpu", "distribute=tpu", "data.name=imagenet", "data.source=web",
         "data.source=synthetic", "data.n_train=0", "data.n_train=-5", "data.n_test=0", "data.seed=-1",
         "data.pca=-1", "data.pca=785", "data.whiten=True", "data.path=/nonexistent/fashion",
         "data.path=$TMP/a_file", "data.path=$TMP/idx_empty", "data.path=$TMP/idx_truncated",
@@ -174,7 +174,7 @@ def test_bad_inputs_are_one_line_with_nothing_written(fixtures):
         lines = process.stderr.splitlines()
         shown = " ".join(a.replace(workdir, "$W").replace(root, "$TMP") for a in args)
         ok = process.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") \
-            and not os.path.exists(workdir)
+            and not os.path.exists(workdir) and "Downloading and preparing" not in process.stdout
         if not ok:
             failures.append(f"launch.{entry} {shown}: exit {process.returncode}, workdir "
                             f"{'written' if os.path.exists(workdir) else 'absent'}, stderr {lines[-3:]}")

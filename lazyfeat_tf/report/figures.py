@@ -111,8 +111,10 @@ def _ash_colors(ash):
 def _regime_shading(ax, settings):
     """Shade the fitted regimes (call after everything is drawn: it keeps the x limits)."""
     low, high = ax.get_xlim()
-    ax.axvspan(low, settings.feature_max, color="tab:orange", alpha=0.07, lw=0, label="feature-regime fit range")
-    ax.axvspan(settings.lazy_min, high, color="tab:blue", alpha=0.07, lw=0, label="lazy-regime fit range")
+    ranges = settings.ranges()
+    ax.axvspan(low, settings.feature_max, color="tab:orange", alpha=0.07, lw=0,
+               label=f"feature fit: alpha*sqrt(h) {ranges['feature']}")
+    ax.axvspan(settings.lazy_min, high, color="tab:blue", alpha=0.07, lw=0, label=f"lazy fit: alpha*sqrt(h) {ranges['lazy']}")
     ax.set_xlim(low, high)
 
 

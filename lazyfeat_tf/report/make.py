@@ -55,7 +55,8 @@ def report_family(family, out, settings=None):
     return FamilyReport(fits, paths, notes, family.ensembles(), markdown)
 
 
-def make_report(workdir, out=None, lazy_min=10.0, feature_max=0.1, n_boot=2000):
+def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=FitSettings.feature_max,
+                n_boot=FitSettings.n_boot):
     """Write the report of the runs under `workdir` into `out` (default `workdir/report`).
 
     Returns a dict: out, rows (the gathered runs), unfinished (run directories without results),

@@ -77,7 +77,11 @@ def _fits_markdown(fits, settings):
         rows.append(["delta F vs h", "median over alpha*sqrt(h)", f"{median:.3f}", "", "", "-1/2"])
     if not rows:
         return lines + ["No exponent could be fitted (see the notes)."]
-    return lines + _table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
+    thin = [f"- warning: the {name.replace('_', ' ')} fit (alpha*sqrt(h) {settings.ranges()[name.rsplit('_', 1)[1]]}) "
+            f"rests on {fits[name]['distinct']} distinct values of alpha*sqrt(h); extend the sweep's range or move "
+            "--lazy_min / --feature_max" for name in expected if name in fits and fits[name]["distinct"] < 3]
+    table = _table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
+    return lines + table + ([""] + thin if thin else [])
 
 
 def _error_tables(family, with_frozen):
