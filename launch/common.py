@@ -24,14 +24,14 @@ TENSORFLOW_STARTUP_LINE = re.compile(
 """Log lines TensorFlow's C++ libraries write to stderr when imported, whatever TF_CPP_MIN_LOG_LEVEL
 says (TF 2.21: oneDNN, CUDA and CPU-feature notices)."""
 
+
 def run_or_exit(fn, *args):
     """Call `fn(*args)`; a user error (bad config, data or workdir) becomes one line on stderr and
     exit 2, Ctrl-C one line and exit 130 (runs resume from their last checkpoint)."""
     try:
         return fn(*args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        fail(error)
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr, flush=True)
         sys.exit(130)

@@ -1,7 +1,7 @@
 """Networks of the article, built from a `ModelSpec`, with the alpha/sqrt(h) readout.
 
-`build_model(model_spec, input_shape, alpha=..., seed=..., dtype=...)` returns a functional Keras model x -> F(w, x) made of three
-named parts (see `NetworkParts`):
+`build_model(model_spec, input_shape, alpha=..., seed=..., dtype=...)` returns a functional Keras
+model x -> F(w, x) made of three named parts (see `NetworkParts`):
 
 - "trunk": the trained hidden layers, x `[batch, *input_shape]` -> features z `[batch, h]`;
 - "trunk0": a frozen copy of the trunk at initialization (non-trainable);

@@ -114,7 +114,8 @@ def _regime_shading(ax, settings):
     ranges = settings.ranges()
     ax.axvspan(low, settings.feature_max, color="tab:orange", alpha=0.07, lw=0,
                label=f"feature fit: alpha*sqrt(h) {ranges['feature']}")
-    ax.axvspan(settings.lazy_min, high, color="tab:blue", alpha=0.07, lw=0, label=f"lazy fit: alpha*sqrt(h) {ranges['lazy']}")
+    ax.axvspan(settings.lazy_min, high, color="tab:blue", alpha=0.07, lw=0,
+               label=f"lazy fit: alpha*sqrt(h) {ranges['lazy']}")
     ax.set_xlim(low, high)
 
 
