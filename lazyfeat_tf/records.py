@@ -27,7 +27,7 @@ class Evaluator:
         self.system = system
         self.x_test = tf.constant(x_test, system.dtype)
         self.y_test = tf.constant(y_test, system.dtype)
-        self.f0_test = self._chunked(system.initial_raw_output, self.x_test)
+        self.f0_test = self._chunked(system.reference_output, self.x_test)
         self._outputs = tf.function(
             lambda x, f0: system.outputs([tf.convert_to_tensor(p) for p in system.params], x, f0),
             autograph=False,

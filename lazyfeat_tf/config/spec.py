@@ -49,6 +49,11 @@ def check_positive(key, value, allow_zero=False):
         _fail(key, value, "must be a finite number " + (">= 0" if allow_zero else "> 0"))
 
 
+def _boolean(key, value):
+    if not isinstance(value, bool):
+        _fail(key, value, "must be True or False")
+
+
 def _one_of(key, value, options):
     if value not in options:
         _fail(key, value, f"must be one of {', '.join(options)}")
@@ -65,9 +70,12 @@ class ModelSpec:
     softplus_beta: float = 5.0
     use_bias: bool = False
     beta: float = 0.0  # bias scale
+    # True: F = alpha (f - f0), zero at initialization; False: F = alpha f (the authors' --f0 0)
+    centered: bool = True
 
     def __post_init__(self):
         _one_of("model.kind", self.kind, choices.ARCHITECTURES)
+        _boolean("model.centered", self.centered)
         _positive_int("model.width", self.width)
         _positive_int("model.depth", self.depth)
         _one_of("model.activation", self.activation, choices.ACTIVATIONS)

@@ -16,6 +16,7 @@ convergence and reports their test errors (the article's "init. ker." and "final
 
 import numpy as np
 
+from lazyfeat_tf import models
 from lazyfeat_tf.ntk.empirical import empirical_ntk
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor
 from lazyfeat_tf.ntk.tracker import KernelTracker
@@ -44,6 +45,9 @@ class KernelObserver:
             heatmap_size=kernels.heatmap_size, method=kernels.method,
         )
         self.predictor_options = predictor_options
+        net = models.parts(model)  # F(w0) = alpha f0 is the linear models' start when not centred
+        self.offsets = None if net.readout.centered else tuple(
+            net.initial_function(x).numpy() for x in (task.x_train, task.x_test))
         self.initial = self._predictor() if kernels.predictors else None
 
     def _kernels(self):
@@ -55,7 +59,7 @@ class KernelObserver:
     def _predictor(self):
         """A frozen-kernel predictor on the current network's kernel (full training set)."""
         return FrozenKernelPredictor(
-            *self._kernels(), self.task.y_train, self.task.y_test, **self.predictor_options
+            *self._kernels(), self.task.y_train, self.task.y_test, offsets=self.offsets, **self.predictor_options
         )
 
     def variables(self):
