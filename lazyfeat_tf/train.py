@@ -116,7 +116,8 @@ class Training:
                                                spec.loss.soft_hinge_beta, strategy=strategy,
                                                jit_compile=spec.dynamics.jit_compile)
         self.trainer = make_trainer(spec.dynamics, self.system, spec.seed)
-        self.evaluator = records.Evaluator(self.system, task.x_test, task.y_test)
+        self.evaluator = records.Evaluator(self.system, task.x_test, task.y_test,
+                                           task.x_train[:spec.kernels.n_probe_train])
         self.observer = (ntk.KernelObserver(self.model, task, spec.kernels, ntk.predictor_options(spec))
                          if spec.kernels.track else None)  # before any restore: Theta_0 is at init
         self.checkpointed = _checkpointed_variables(self.model, self.trainer, self.observer)
