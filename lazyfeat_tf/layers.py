@@ -10,7 +10,7 @@ f(w, x) = W^(L+1) z^L / sqrt(h) and the trained function is centred and scaled,
     F(w, x) = alpha * (f(w, x) - f(w0, x)),
 
 so that F = 0 at initialization whatever alpha is (the "alpha/sqrt(h) readout": the last layer is
-scaled by alpha/sqrt(h)). Here h is the number of features entering the readout (the width of the
+scaled by alpha/sqrt(h)). `CenteredReadout(centered=False)` gives F(w, x) = alpha * f(w, x) instead. Here h is the number of features entering the readout (the width of the
 last hidden layer, or the number of channels after global average pooling for the CNN).
 
 `NTKDense` and `NTKConv2D` compute pre-activations only; `NormalizedActivation` applies sigma, so

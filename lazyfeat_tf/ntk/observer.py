@@ -99,7 +99,7 @@ class KernelObserver:
         """Train the running-kernel predictors of the fractions `indices` at `state` (kernels: the
         current ones if already computed)."""
         if indices:
-            error = self._running_test_error(kernels or self._kernels())
+            error = self._running_test_error(self._kernels() if kernels is None else kernels)
             self.moments.store(indices, state.t, state.step, error)
 
     def measure(self, state, train_outputs):
