@@ -79,10 +79,11 @@ class Evaluator:
                 for split, outputs in (("train", train_outputs), ("test", np.asarray(test_outputs)))}
 
     def preactivation_changes(self):
-        """{hidden layer name: ||a_t - a_0||_F / ||a_0||_F} of its pre-activations on the train probes."""
+        """{hidden layer name: ||a_t - a_0||_F / ||a_0||_F} of its pre-activations on the train probes
+        (NaN where a_0 = 0)."""
         current = preactivations(self.system.parts.trunk, self.x_probe)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged network's change is inf or NaN
-            return {name: math.sqrt(_squared_norm(current[name] - a0) / _squared_norm(a0))
+            return {name: math.sqrt(_squared_norm(current[name] - a0) / (_squared_norm(a0) or math.nan))
                     for name, a0 in self.initial_preactivations.items()}
 
     def record(self, state, train_outputs, wall_time):
