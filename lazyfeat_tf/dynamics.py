@@ -32,15 +32,16 @@ STATUSES = ("running", "converged", "nan", "stalled", "max_steps", "max_time")
 
 
 class NetworkSystem:
-    """F(w, x) = alpha (f(w, x) - f(w0, x)) of a model from `models.build_model` on a fixed set.
+    """F(w, x) = alpha (f(w, x) - f0) of a model from `models.build_model` on a fixed set, with
+    f0 = f(w0, x) (centred readout) or 0 (`model.centered=False`).
 
     Args:
         model: the Keras model; its trained parameters are `params` (trunk + readout kernel).
         x: `[n, *input_shape]` training inputs; y: `[n]` labels +1/-1.
         loss: a name from `losses.LOSSES`; soft_hinge_beta: its sharpness.
 
-    f(w0, x) is computed once from the frozen trunk0 and kernel0, so evaluating F costs one forward
-    pass of the trained trunk.
+    f0 is computed once from the frozen trunk0 and kernel0, so evaluating F costs one forward pass
+    of the trained trunk.
     """
 
     def __init__(self, model, x, y, loss="hinge", soft_hinge_beta=20.0):
@@ -52,11 +53,12 @@ class NetworkSystem:
         self.soft_hinge_beta = soft_hinge_beta
         self.x = tf.constant(x, self.dtype)
         self.y = tf.constant(y, self.dtype)
-        self.f0 = self.initial_raw_output(self.x)
+        self.f0 = self.reference_output(self.x)
 
-    def initial_raw_output(self, x):
-        """f(w0, x) `[n]` from the frozen copy of the network."""
-        return self.parts.readout.raw_output(self.parts.trunk0(x), self.parts.readout.kernel0)
+    def reference_output(self, x):
+        """What F subtracts from f, `[n]`: f(w0, x) from the frozen copy of the network if the
+        readout is centred, else zeros (`layers.CenteredReadout.reference`)."""
+        return self.parts.readout.reference(self.parts.trunk0(x))
 
     def outputs(self, params, x, f0):
         """F `[n]` at parameter values `params` (tensors in the order of `self.params`)."""

@@ -10,7 +10,7 @@ f(w, x) = W^(L+1) z^L / sqrt(h) and the trained function is centred and scaled,
     F(w, x) = alpha * (f(w, x) - f(w0, x)),
 
 so that F = 0 at initialization whatever alpha is (the "alpha/sqrt(h) readout": the last layer is
-scaled by alpha/sqrt(h)). Here h is the number of features entering the readout (the width of the
+scaled by alpha/sqrt(h)). `CenteredReadout(centered=False)` gives F(w, x) = alpha * f(w, x) instead. Here h is the number of features entering the readout (the width of the
 last hidden layer, or the number of channels after global average pooling for the CNN).
 
 `NTKDense` and `NTKConv2D` compute pre-activations only; `NormalizedActivation` applies sigma, so
@@ -251,15 +251,17 @@ class NormalizedActivation(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class CenteredReadout(keras.layers.Layer):
-    """The alpha/sqrt(h) readout: F = alpha * (W z / sqrt(h) - W0 z0 / sqrt(h)).
+    """The alpha/sqrt(h) readout: F = alpha * (W z / sqrt(h) - W0 z0 / sqrt(h)), or F = alpha W z / sqrt(h).
 
     `z` are the features of the trained network and `z0` those of a frozen copy of the network at
-    initialization; W `[h, 1]` (trainable, N(0, 1)) starts equal to W0 (non-trainable copy), so
-    F(w0, x) = 0 exactly for every alpha, and F(w, x) = alpha * (f(w, x) - f(w0, x)) with f the raw
-    output W z / sqrt(h).
+    initialization; W `[h, 1]` (trainable, N(0, 1)) starts equal to W0 (non-trainable copy). Centred
+    (the default), F(w, x) = alpha * (f(w, x) - f(w0, x)) with f the raw output W z / sqrt(h), so
+    F(w0, x) = 0 exactly for every alpha. Not centred, F(w, x) = alpha * f(w, x) (the authors'
+    `--f0 0`), and F(w0, x) = alpha f(w0, x); `z0` is then not used.
 
     Args:
         alpha: output scale (the article's alpha), > 0. The control parameter is alpha * sqrt(h).
+        centered: whether f(w0, x) is subtracted.
 
     Call arguments:
         inputs: a pair `[z, z0]`, both `[batch, h]`.
@@ -268,10 +270,13 @@ class CenteredReadout(keras.layers.Layer):
         `[batch]`, the function F.
     """
 
-    def __init__(self, alpha=1.0, **kwargs):
+    def __init__(self, alpha=1.0, centered=True, **kwargs):
         super().__init__(**kwargs)
         _check_positive("alpha", alpha)
+        if not isinstance(centered, bool):
+            raise ValueError(f"centered must be True or False, received centered={centered!r}")
         self.alpha = float(alpha)
+        self.centered = centered
 
     def build(self, input_shape):
         width = int(input_shape[0][-1])
@@ -290,12 +295,17 @@ class CenteredReadout(keras.layers.Layer):
         kernel = self.kernel if kernel is None else kernel
         return ops.matmul(features, kernel)[:, 0] / math.sqrt(self.width)
 
+    def reference(self, features0):
+        """What F subtracts from f, `[batch]`: f(w0, x) = W0 z0 / sqrt(h) if centred, else zeros."""
+        initial = self.raw_output(features0, self.kernel0)
+        return initial if self.centered else ops.zeros_like(initial)
+
     def call(self, inputs):
         features, features0 = inputs
-        return self.alpha * (self.raw_output(features) - self.raw_output(features0, self.kernel0))
+        return self.alpha * (self.raw_output(features) - self.reference(features0))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0],)
 
     def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha}
+        return {**super().get_config(), "alpha": self.alpha, "centered": self.centered}

@@ -5,7 +5,8 @@ model x -> F(w, x) made of three named parts (see `NetworkParts`):
 
 - "trunk": the trained hidden layers, x `[batch, *input_shape]` -> features z `[batch, h]`;
 - "trunk0": a frozen copy of the trunk at initialization (non-trainable);
-- "readout": `CenteredReadout`, F = alpha * (W z - W0 z0) / sqrt(h).
+- "readout": `CenteredReadout`, F = alpha * (W z - W0 z0) / sqrt(h) (or alpha W z / sqrt(h) with
+  `model.centered=False`).
 
 Two architectures (article setups A and B):
 - "fc": flatten, then `depth` NTK dense layers of width h, each followed by the activation;
@@ -37,6 +38,12 @@ class NetworkParts:
     @property
     def alpha(self):
         return self.readout.alpha
+
+    def initial_function(self, x):
+        """F(w0, x) `[n]`: zeros if the readout is centred, else alpha f(w0, x) (from the frozen
+        trunk0 and kernel0, whatever the current parameters)."""
+        readout, features0 = self.readout, self.trunk0(x)
+        return readout.alpha * (readout.raw_output(features0, readout.kernel0) - readout.reference(features0))
 
     @property
     def parameter_layers(self):
@@ -70,10 +77,11 @@ def _trunk(model, input_shape, dtype, name):
 
 
 def build_model(model, input_shape, *, alpha, seed=0, dtype="float32"):
-    """The Keras model x -> F(w, x) = alpha (f(w, x) - f(w0, x)) of the network `model`.
+    """The Keras model x -> F(w, x) = alpha (f(w, x) - f(w0, x)) (or alpha f(w, x)) of the network `model`.
 
     Args:
-        model: a `config.ModelSpec` (kind, depth, width h, activation, softplus_beta, use_bias, beta).
+        model: a `config.ModelSpec` (kind, depth, width h, activation, softplus_beta, use_bias, beta,
+            centered).
         input_shape: shape of one input, e.g. (28, 28, 1) or (d,).
         alpha: the output scale (alpha*sqrt(h) / sqrt(h)).
         seed: the initialization seed.
@@ -88,7 +96,7 @@ def build_model(model, input_shape, *, alpha, seed=0, dtype="float32"):
     trunk0.set_weights(trunk.get_weights())
     trunk0.trainable = False
     inputs = keras.Input(input_shape, dtype=dtype, name="x")
-    readout = layers.CenteredReadout(alpha, dtype=dtype, name="readout")
+    readout = layers.CenteredReadout(alpha, centered=model.centered, dtype=dtype, name="readout")
     outputs = readout([trunk(inputs), trunk0(inputs)])
     return keras.Model(inputs, outputs, name=f"{model.kind}_alpha_sqrt_h")
 

@@ -1,8 +1,9 @@
 """What a training run records at its checkpoints, and how it shows them.
 
 - `Evaluator`: the measurements of the network at its current parameters (outputs on the test
-  points, losses, errors, margins, ||w - w0|| / ||w0|| in total and per layer), as one JSON-ready
-  record of metrics.jsonl;
+  points, losses, errors, margins, ||w - w0|| / ||w0|| in total and per layer, the growth of the
+  output ||F_t - F_0|| / sqrt(n) on the train and test sets, and the relative change of every hidden
+  layer's pre-activations on the train probes), as one JSON-ready record of metrics.jsonl;
 - `write_scalars`: a record's scalars to TensorBoard;
 - `Progress`: the progress lines on stdout (step, t, loss, dt, rejected steps, unsatisfied margins,
   rate and the time left to the step budget).
@@ -14,24 +15,37 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf import losses
+from lazyfeat_tf import layers, losses
 
 EVAL_CHUNK = 4096
 """Test points per evaluation call (bounds the memory of one forward pass)."""
 
 
 class Evaluator:
-    """Measurements of a `NetworkSystem` at its current parameters: outputs, losses, weights."""
+    """Measurements of a `NetworkSystem` at its current parameters: outputs, losses, weights,
+    pre-activations.
 
-    def __init__(self, system, x_test, y_test):
+    Args:
+        system: the network's `dynamics.NetworkSystem` (at initialization: F_0 and the initial
+            pre-activations are taken from its frozen copy, so building it later changes nothing).
+        x_test, y_test: `[n_test, ...]`, `[n_test]` test points.
+        x_probe: `[m, ...]` the train probes on which pre-activations are compared.
+    """
+
+    def __init__(self, system, x_test, y_test, x_probe):
         self.system = system
         self.x_test = tf.constant(x_test, system.dtype)
         self.y_test = tf.constant(y_test, system.dtype)
-        self.f0_test = self._chunked(system.initial_raw_output, self.x_test)
+        self.f0_test = self._chunked(system.reference_output, self.x_test)
         self._outputs = tf.function(
             lambda x, f0: system.outputs([tf.convert_to_tensor(p) for p in system.params], x, f0),
             autograph=False,
         )
+        parts = system.parts  # F_0 = F(w0): zero when centred, alpha f(w0) otherwise
+        self.initial_outputs = {"train": self._chunked(parts.initial_function, system.x).numpy(),
+                                "test": self._chunked(parts.initial_function, self.x_test).numpy()}
+        self.x_probe = tf.constant(x_probe, system.dtype)
+        self.initial_preactivations = preactivations(parts.trunk0, self.x_probe)
 
     @staticmethod
     def _chunked(fn, *arrays):
@@ -59,11 +73,24 @@ class Evaluator:
         total = math.sqrt(sum(diffs.values()) / sum(norms.values()))
         return total, {name: math.sqrt(diffs[name] / norms[name]) for name in pairs}
 
+    def output_changes(self, train_outputs, test_outputs):
+        """||F_t - F_0|| / sqrt(n) on the train and on the test set (F_0 = F(w0))."""
+        return {f"output_change_{split}": _rms(outputs - self.initial_outputs[split])
+                for split, outputs in (("train", train_outputs), ("test", np.asarray(test_outputs)))}
+
+    def preactivation_changes(self):
+        """{hidden layer name: ||a_t - a_0||_F / ||a_0||_F} of its pre-activations on the train probes
+        (NaN where a_0 = 0)."""
+        current = preactivations(self.system.parts.trunk, self.x_probe)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged network's change is inf or NaN
+            return {name: math.sqrt(_squared_norm(current[name] - a0) / (_squared_norm(a0) or math.nan))
+                    for name, a0 in self.initial_preactivations.items()}
+
     def record(self, state, train_outputs, wall_time):
         """The metrics of one checkpoint as a JSON-serializable dict."""
         s = self.system
         test_outputs = self.test_outputs()
-        total, layers = self.weight_changes()
+        total, changes = self.weight_changes()
         margins = train_outputs * s.y.numpy()
         return {
             "step": state.step,
@@ -79,8 +106,26 @@ class Evaluator:
             "test_loss": float(s.loss(test_outputs, self.y_test)),
             "test_error": error_rate(test_outputs, self.y_test),
             "relative_weight_change": total,
-            "relative_weight_change_layers": layers,
+            "relative_weight_change_layers": changes,
+            **self.output_changes(train_outputs, test_outputs),
+            "preactivation_change_layers": self.preactivation_changes(),
         }
+
+
+def preactivations(trunk, x):
+    """{layer name: `[m, ...]` numpy pre-activations} of every NTKDense / NTKConv2D layer of `trunk` on x."""
+    found, z = {}, x
+    for layer in trunk.layers:
+        z = layer(z)
+        if isinstance(layer, (layers.NTKDense, layers.NTKConv2D)):
+            found[layer.name] = z.numpy()
+    return found
+
+
+def _rms(array):
+    """sqrt(mean(array^2)) in float64 (NaN or inf for a diverged network)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.sqrt(_squared_norm(array) / max(1, np.size(array)))
 
 
 def _squared_norm(array):
@@ -98,17 +143,23 @@ def error_rate(outputs, labels):
 
 
 def write_scalars(writer, record):
-    """One record's scalars to TensorBoard: `train/...`, `test/...`, `dynamics/...` and
-    `weights/relative_change/<layer>` (the kernel metrics go through the kernel-drift plugin)."""
+    """One record's scalars to TensorBoard: `train/...`, `test/...` (`train_loss` and
+    `output_change_train` both go under `train/`), `dynamics/...`, `weights/relative_change/<layer>`
+    and `preactivations/relative_change/<layer>` (the kernel metrics go through the kernel-drift
+    plugin)."""
     with writer.as_default(step=record["step"]):
         for key, value in record.items():
             if key == "step" or key.startswith("kernel_") or not isinstance(value, (int, float)):
                 continue  # kernel metrics are written by the kernel-drift plugin's writer
             split, _, name = key.partition("_")
+            if split not in ("train", "test"):
+                name, _, split = key.rpartition("_")
             tag = f"{split}/{name}" if split in ("train", "test") else f"dynamics/{key}"
             tf.summary.scalar(tag, value)
-        for layer, value in record["relative_weight_change_layers"].items():
-            tf.summary.scalar(f"weights/relative_change/{layer}", value)
+        for group, key in (("weights", "relative_weight_change_layers"),
+                           ("preactivations", "preactivation_change_layers")):
+            for layer, value in record[key].items():
+                tf.summary.scalar(f"{group}/relative_change/{layer}", value)
     writer.flush()
 
 

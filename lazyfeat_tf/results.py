@@ -38,8 +38,18 @@ def _numbers_by_name(value):
     return isinstance(value, dict) and all(_string(k) and _number(v) for k, v in value.items())
 
 
+def _moments(value):
+    """[{fraction, t, step, test_error}]: the running-kernel predictors (test_error null if diverged)."""
+    keys = {"fraction": _number, "t": _number, "step": _integer, "test_error": _number}
+    return isinstance(value, list) and all(
+        isinstance(entry, dict) and set(entry) == set(keys)
+        and all(check(entry[key]) or (key == "test_error" and entry[key] is None) for key, check in keys.items())
+        for entry in value)
+
+
 _KINDS = {_number: "a number", _integer: "an integer", _string: "a string", _boolean: "true or false",
-          _numbers_by_name: "an object of numbers"}
+          _numbers_by_name: "an object of numbers",
+          _moments: "a list of {fraction, t, step, test_error} objects"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +97,17 @@ FIELDS = {
                                     "kernels.predictors)", optional=True),
     "final_kernel_test_error": Field(_number, "test error of the frozen-Theta_T predictor (with "
                                      "kernels.predictors; null for a diverged run)", nullable=True, optional=True),
+    "kernel_drift_train_full": Field(_number, "||Theta_T - Theta_0||_F / ||Theta_0||_F on the kernel of the whole "
+                                     "training set (with kernels.full_drift)", nullable=True, optional=True),
+    "kernel_drift_test_full": Field(_number, "the same on the whole test set, the article's kernel change",
+                                    nullable=True, optional=True),
+    "running_kernel_test_errors": Field(_moments, "test errors of the frozen-Theta_t predictors at the "
+                                        "kernels.running_fractions of the loss drop, with their t and step",
+                                        nullable=True, optional=True),
 }
 NETWORK_FIELDS = ("train_error", "test_error", "train_loss", "test_loss", "relative_weight_change",
                   "relative_weight_change_layers", "min_margin", "kernel_drift_train", "kernel_drift_test",
-                  "final_kernel_test_error")
+                  "final_kernel_test_error", "kernel_drift_train_full", "kernel_drift_test_full")
 """What results.json says of the trained network: null for a diverged run."""
 
 

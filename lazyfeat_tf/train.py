@@ -116,8 +116,10 @@ class Training:
                                                spec.loss.soft_hinge_beta, strategy=strategy,
                                                jit_compile=spec.dynamics.jit_compile)
         self.trainer = make_trainer(spec.dynamics, self.system, spec.seed)
-        self.evaluator = records.Evaluator(self.system, task.x_test, task.y_test)
-        self.observer = (ntk.KernelObserver(self.model, task, spec.kernels, ntk.predictor_options(spec))
+        self.evaluator = records.Evaluator(self.system, task.x_test, task.y_test,
+                                           task.x_train[:spec.kernels.n_probe_train])
+        self.observer = (ntk.KernelObserver(self.model, task, spec.kernels, ntk.predictor_options(spec),
+                                            initial_loss=self.trainer.state().loss * spec.alpha**2)
                          if spec.kernels.track else None)  # before any restore: Theta_0 is at init
         self.checkpointed = _checkpointed_variables(self.model, self.trainer, self.observer)
         self.checkpoint = run.load_checkpoint(keys=self.checkpointed)  # before writing anything
@@ -137,7 +139,7 @@ class Training:
         train_outputs = self.trainer.outputs.numpy()
         entry = self.evaluator.record(state, train_outputs, self.wall_time())
         if self.observer is not None:
-            flat, drift = self.observer.measure(state.t, train_outputs)
+            flat, drift = self.observer.measure(state, train_outputs)
             entry.update(flat)
             with self.writer.as_default():
                 drift_summary.write_drift_record(drift, step=state.step)
@@ -209,7 +211,7 @@ class Training:
         state, status, last_record = self.train(self.restore())
         kernel_results = {}
         if self.observer is not None:
-            kernel_results, kernel_arrays = self.observer.finish()
+            kernel_results, kernel_arrays = self.observer.finish(state)
             if kernel_arrays:
                 rundir.atomic_write_npz(self.run_dir.file("kernels.npz"), kernel_arrays)
         results = self.results(state, status, last_record, kernel_results)

@@ -90,7 +90,7 @@ def test_resume_at_the_last_record_writes_the_final_kernel(lazy_and_feature, tmp
     workdir = str(tmp_path / "resumed")
     config = tracked_config(alpha_sqrt_h=1e4)
 
-    def killed(self):
+    def killed(self, state):
         raise Interrupt
 
     monkeypatch.setattr(ntk.KernelObserver, "finish", killed)
@@ -113,12 +113,14 @@ def test_a_diverging_tracked_run_ends_with_status_nan_and_no_numbers(tmp_path):
     """SGD with a huge step: the kernel turns NaN; the run ends "nan" (no LinAlgError), and what
     it says of the network is null, while the Theta_0 predictor keeps its number (issue 13, item 3)."""
     workdir = str(tmp_path / "diverged")
-    results = train.train_and_evaluate(tracked_config(dynamics__kind="sgd", dynamics__learning_rate=1e30), workdir)
+    config = tracked_config(dynamics__kind="sgd", dynamics__learning_rate=1e30, kernels__running_fractions=(1.0,))
+    results = train.train_and_evaluate(config, workdir)
     on_disk = results_of(workdir)
     assert on_disk == results and results["status"] == "nan"
     for key in ("train_error", "test_error", "kernel_drift_train", "kernel_drift_test", "final_kernel_test_error",
-                "relative_weight_change"):
+                "relative_weight_change", "kernel_drift_train_full", "kernel_drift_test_full"):
         assert results[key] is None, key
+    assert results["running_kernel_test_errors"][0]["test_error"] is None
     assert 0 <= results["init_kernel_test_error"] <= 1
     last = read_metrics(workdir)[-1]
     assert last["kernel_drift_train"] is None and last["train_error"] is None

@@ -170,6 +170,7 @@ LAYER_FACTORIES = [
     lambda: layers.NormalizedActivation("softplus", softplus_beta=3.0),
     lambda: layers.NormalizedActivation("relu"),
     lambda: layers.CenteredReadout(alpha=0.125),
+    lambda: layers.CenteredReadout(alpha=0.125, centered=False),
 ]
 
 
@@ -215,6 +216,29 @@ def test_F_is_zero_at_initialization(kind, alpha_sqrt_h):
     # ... but the raw output f(w0, x) itself is not zero.
     p = models.parts(model)
     assert np.abs(np.asarray(p.readout.raw_output(p.trunk(x)))).max() > 1e-2
+
+
+@pytest.mark.parametrize("kind", ["fc", "cnn"])
+def test_uncentered_F_is_alpha_f_and_differs_from_the_centred_F_by_alpha_f0(kind):
+    """model.centered=False: F = alpha f, so F(w0) = alpha f0 (not 0), and after any change of the
+    weights F_uncentred - F_centred = alpha f0, the same constant."""
+    if kind == "fc":
+        (centred, _), (plain, _) = (fc_model(alpha_sqrt_h=3.0, model__centered=c) for c in (True, False))
+        x = inputs(16, (16,), seed=4)
+    else:
+        centred, plain = (build_model(cnn_config(alpha_sqrt_h=3.0, model__centered=c), (20, 20, 1))
+                          for c in (True, False))
+        x = inputs(4, (20, 20, 1), seed=4)
+    p = models.parts(plain)
+    assert not p.readout.centered and models.parts(centred).readout.centered
+    f0 = np.asarray(p.readout.raw_output(p.trunk0(x), p.readout.kernel0))
+    assert np.abs(f0).max() > 1e-2
+    np.testing.assert_allclose(np.asarray(plain(x)), p.alpha * f0, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(p.initial_function(x)), p.alpha * f0, rtol=1e-6)
+    assert np.all(np.asarray(models.parts(centred).initial_function(x)) == 0.0)
+    perturb(centred)
+    perturb(plain)
+    np.testing.assert_allclose(np.asarray(plain(x)) - np.asarray(centred(x)), p.alpha * f0, rtol=1e-4, atol=1e-6)
 
 
 def fc_forward_numpy(weights, x, activation, softplus_beta, beta):
@@ -266,14 +290,14 @@ def test_F_scales_linearly_with_alpha():
     assert not np.allclose(m3.trainable_variables[0].numpy(), m1.trainable_variables[0].numpy())
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype,centered", [("float32", True), ("float64", True), ("float32", False)])
 @pytest.mark.parametrize("kind", ["fc", "cnn"])
-def test_keras_save_and_load_give_equal_F(tmp_path, kind, dtype):
+def test_keras_save_and_load_give_equal_F(tmp_path, kind, dtype, centered):
     if kind == "fc":
-        model, _ = fc_model(dtype, use_bias=True, alpha_sqrt_h=2.0)
+        model, _ = fc_model(dtype, use_bias=True, alpha_sqrt_h=2.0, model__centered=centered)
         x = inputs(16, (16,), dtype=dtype)
     else:
-        config = cnn_config(dtype=dtype, alpha_sqrt_h=2.0)
+        config = cnn_config(dtype=dtype, alpha_sqrt_h=2.0, model__centered=centered)
         model = build_model(config, (20, 20, 1))
         x = inputs(4, (20, 20, 1), dtype=dtype)
     perturb(model)
@@ -286,6 +310,7 @@ def test_keras_save_and_load_give_equal_F(tmp_path, kind, dtype):
     assert np.abs(out).max() > 1e-3
     np.testing.assert_array_equal(out_loaded, out)
     p = models.parts(loaded)
+    assert p.readout.centered is centered
     assert p.alpha == pytest.approx(2.0 / math.sqrt(model.get_layer("readout").width))
     assert not p.trunk0.trainable_weights  # the frozen copy stays frozen
     assert len(loaded.trainable_variables) == len(model.trainable_variables)
@@ -360,6 +385,7 @@ def test_resolve_alpha():
         (lambda: layers.NormalizedActivation("softplus", softplus_beta=0.0), "softplus_beta=0.0"),
         (lambda: layers.CenteredReadout(alpha=0.0), "alpha=0.0"),
         (lambda: layers.CenteredReadout(alpha=-2.0), "alpha=-2.0"),
+        (lambda: layers.CenteredReadout(centered="no"), "centered='no'"),
     ],
 )
 def test_constructor_errors_name_the_value(factory, expected):

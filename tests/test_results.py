@@ -28,9 +28,17 @@ def write(tmp_path, content):
     return str(path)
 
 
+KERNEL_RESULTS = {
+    "init_kernel_test_error": 0.2, "final_kernel_test_error": 0.15, "kernel_drift_train_full": 0.02,
+    "kernel_drift_test_full": None,
+    "running_kernel_test_errors": [{"fraction": 0.5, "t": 3.5, "step": 120, "test_error": 0.18},
+                                   {"fraction": 1.0, "t": 120.5, "step": 2800, "test_error": None}],
+}
+
+
 def test_make_results_round_trips_through_read_results(tmp_path):
-    built = make_results(**FINISHED, init_kernel_test_error=0.2, final_kernel_test_error=0.15)
-    assert built == {**FINISHED, "init_kernel_test_error": 0.2, "final_kernel_test_error": 0.15}
+    built = make_results(**FINISHED, **KERNEL_RESULTS)
+    assert built == {**FINISHED, **KERNEL_RESULTS}
     assert read_results(write(tmp_path, built)) == built
     assert set(FIELDS) == set(built)
 
@@ -52,6 +60,10 @@ def test_make_results_refuses_what_a_reader_would_reject():
     with pytest.raises(TypeError, match="field 'steps' is null, expected an integer$"):
         make_results(**{**FINISHED, "t1": None, "steps": None})  # t1 may be null, steps not
     assert make_results(**{**FINISHED, "test_error": None})["test_error"] is None  # a diverged run's
+    for moments in ([{"fraction": 0.5, "t": 3.5, "step": 120.0, "test_error": 0.2}],
+                    [{"fraction": 0.5, "t": 3.5, "step": 120}], {"fraction": 0.5}):
+        with pytest.raises(TypeError, match="field 'running_kernel_test_errors' is .*, expected a list of"):
+            make_results(**FINISHED, running_kernel_test_errors=moments)
 
 
 @pytest.mark.parametrize("content, reason", [

@@ -114,6 +114,31 @@ def test_metrics_jsonl_has_one_record_per_record_step(finished):
         assert {"dt", "rejected", "min_margin", "test_loss", "unsatisfied"} <= set(r)
 
 
+def test_records_follow_the_output_and_the_preactivations(finished):
+    """output_change_<split> = ||F_t - F_0|| / sqrt(n) (F_0 = 0 here: centred), and per hidden layer
+    ||a_t - a_0|| / ||a_0|| of the pre-activations on the train probes, from the saved model."""
+    config, workdir, _ = finished
+    records = read_metrics(workdir)
+    first, last = records[0], records[-1]
+    # (the test outputs at t = 0 carry float32 round-off: F = alpha (f - f0) from two graphs)
+    assert first["output_change_train"] == 0.0 and first["output_change_test"] == pytest.approx(0.0, abs=1e-6)
+    assert first["preactivation_change_layers"] == {"dense_1": 0.0, "dense_2": 0.0, "dense_3": 0.0}
+    with np.load(os.path.join(workdir, "outputs.npz")) as npz:
+        for split in ("train", "test"):
+            rms = np.sqrt(np.mean(npz[f"{split}_outputs"].astype(np.float64) ** 2))
+            assert last[f"output_change_{split}"] == pytest.approx(rms, rel=1e-6), split
+    model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    p = models.parts(model)
+    probes = task_of(config).x_train[:config.kernels.n_probe_train]
+    a, a0 = probes, probes
+    for layer, layer0 in zip(p.trunk.layers[1:], p.trunk0.layers[1:]):  # after the flatten
+        a, a0 = layer(a), layer0(a0)
+        if layer.name.startswith("dense"):
+            change = np.linalg.norm(np.asarray(a) - np.asarray(a0)) / np.linalg.norm(np.asarray(a0))
+            assert last["preactivation_change_layers"][layer.name] == pytest.approx(change, rel=1e-4), layer.name
+            assert change > 0
+
+
 def test_tensorboard_scalars_follow_the_metrics(finished):
     _, workdir, _ = finished
     files = glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*"))
@@ -130,6 +155,10 @@ def test_tensorboard_scalars_follow_the_metrics(finished):
         for r in records:
             assert scalars[tag][r["step"]] == pytest.approx(r[key], rel=1e-6)
     assert "weights/relative_change/readout" in scalars
+    for tag, key in (("train/output_change", "output_change_train"), ("test/output_change", "output_change_test")):
+        assert scalars[tag][records[-1]["step"]] == pytest.approx(records[-1][key], rel=1e-6), tag
+    assert scalars["preactivations/relative_change/dense_2"][records[-1]["step"]] == pytest.approx(
+        records[-1]["preactivation_change_layers"]["dense_2"], rel=1e-6)
 
 
 def test_config_json_holds_the_resolved_scale(finished):
@@ -153,6 +182,10 @@ def test_lazy_run_moves_its_weights_much_less_than_feature_run(tmp_path):
         assert results[value]["converged"], value
     lazy, feature = results[100.0], results[0.01]
     assert feature["relative_weight_change"] > 10 * lazy["relative_weight_change"]
+    # ... and its hidden pre-activations (the article's appendix: they move ~ 1/(alpha sqrt(h))).
+    moved = {value: read_metrics(str(tmp_path / f"a{value}"))[-1]["preactivation_change_layers"] for value in results}
+    for layer in ("dense_1", "dense_2", "dense_3"):
+        assert moved[0.01][layer] > 10 * moved[100.0][layer], layer
     # The lazy function is learnt at an alpha-independent speed; the feature one much faster in t.
     assert feature["t"] < lazy["t"]
 

@@ -49,6 +49,11 @@ def check_positive(key, value, allow_zero=False):
         _fail(key, value, "must be a finite number " + (">= 0" if allow_zero else "> 0"))
 
 
+def _boolean(key, value):
+    if not isinstance(value, bool):
+        _fail(key, value, "must be True or False")
+
+
 def _one_of(key, value, options):
     if value not in options:
         _fail(key, value, f"must be one of {', '.join(options)}")
@@ -65,9 +70,12 @@ class ModelSpec:
     softplus_beta: float = 5.0
     use_bias: bool = False
     beta: float = 0.0  # bias scale
+    # True: F = alpha (f - f0), zero at initialization; False: F = alpha f (the authors' --f0 0)
+    centered: bool = True
 
     def __post_init__(self):
         _one_of("model.kind", self.kind, choices.ARCHITECTURES)
+        _boolean("model.centered", self.centered)
         _positive_int("model.width", self.width)
         _positive_int("model.depth", self.depth)
         _one_of("model.activation", self.activation, choices.ACTIVATIONS)
@@ -184,11 +192,23 @@ class KernelsSpec:
     method: str = "auto"  # "auto", "structured" or "jacobian" (see lazyfeat_tf.ntk.empirical_ntk)
     predictors: bool = True  # frozen-kernel predictors on Theta_0 and Theta_T (full train set)
     save: bool = True  # initial and final probe kernels to kernels.npz
+    # ||Theta_T - Theta_0|| / ||Theta_0|| on the whole train and test sets at the end (by blocks)
+    full_drift: bool = True
+    # Running-kernel predictors: fractions f in [0, 1] of the drop of the unscaled loss alpha^2 L;
+    # at the first record with alpha^2 L <= (1 - f) alpha^2 L_0 (f = 1: at the end of training) the
+    # frozen-Theta_t predictor is trained; () = none (lazyfeat_tf.ntk.running)
+    running_fractions: tuple = ()
 
     def __post_init__(self):
         for key in ("n_probe_train", "n_probe_test", "n_eigenvalues", "heatmap_size"):
             _positive_int(f"kernels.{key}", getattr(self, key))
         _one_of("kernels.method", self.method, choices.KERNEL_METHODS)
+        _boolean("kernels.full_drift", self.full_drift)
+        fractions = self.running_fractions
+        if not isinstance(fractions, (list, tuple)) or not all(
+                isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 <= f <= 1 for f in fractions):
+            _fail("kernels.running_fractions", fractions, "must be a list of numbers in [0, 1], e.g. (0.5, 1.0)")
+        object.__setattr__(self, "running_fractions", tuple(sorted(float(f) for f in set(fractions))))
 
 
 SECTIONS = {"model": ModelSpec, "data": DataSpec, "loss": LossSpec, "dynamics": DynamicsSpec,
@@ -238,4 +258,5 @@ class RunSpec:
         """The run's identity as written to config.json: every field but `distribute`."""
         resolved = dataclasses.asdict(self)
         resolved.pop("distribute")
+        resolved["kernels"]["running_fractions"] = list(self.kernels.running_fractions)  # as JSON reads it
         return resolved

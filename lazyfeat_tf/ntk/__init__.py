@@ -6,6 +6,10 @@
 - `tracker`: `KernelTracker`, those metrics on fixed train/test probes along training;
 - `predictor`: `FrozenKernelPredictor`, the linear model on a frozen Theta trained with the run's
   loss and gradient flow (the lazy baseline);
+- `full_drift`: `full_set_drift(model, x)`, the drift of the kernel of a whole set, by blocks of
+  rows (`initial_parameters(model)` puts the initial weights in place for a while);
+- `running`: `RunningMoments`, when the running-kernel predictors are trained (fractions of the
+  loss drop) and what they found;
 - `observer`: `KernelObserver`, what a training run measures at its records and at its end.
 
 Reference:
@@ -14,13 +18,16 @@ Reference:
 """
 
 from lazyfeat_tf.ntk.empirical import METHODS, Method, empirical_ntk, resolve_method, supports_structured
+from lazyfeat_tf.ntk.full_drift import full_set_drift, initial_parameters
 from lazyfeat_tf.ntk.metrics import effective_rank, kernel_alignment, relative_drift, top_eigenvalues
 from lazyfeat_tf.ntk.observer import KernelObserver, predictor_options
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelSystem
+from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import TOTAL, KernelTracker
 
 __all__ = [
-    "METHODS", "Method", "empirical_ntk", "resolve_method", "supports_structured",
+    "METHODS", "Method", "empirical_ntk", "resolve_method", "supports_structured", "full_set_drift",
+    "initial_parameters", "RunningMoments",
     "effective_rank", "kernel_alignment", "relative_drift", "top_eigenvalues",
     "KernelObserver", "predictor_options", "FrozenKernelPredictor", "KernelSystem", "TOTAL", "KernelTracker",
 ]

@@ -10,14 +10,22 @@ the kernel of the initial network. At every record of the training loop it adds 
   output of the frozen-Theta_0 model (`ntk.FrozenKernelPredictor`) trained to the same physical time t; it
   stays ~0 while the dynamics is linear, so it is a second way to see t1.
 
+With `running_fractions`, at the records where the training loss has dropped by those fractions
+(`ntk.running`) it freezes Theta_t on the whole training set and reports the test error of the
+predictor trained on it.
+
 At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the final Theta_T to
-convergence and reports their test errors (the article's "init. ker." and "final ker.").
+convergence and reports their test errors (the article's "init. ker." and "final ker."), and with
+`full_drift` the kernel drift on the whole train and test sets (`ntk.full_drift`).
 """
 
 import numpy as np
 
+from lazyfeat_tf import models
 from lazyfeat_tf.ntk.empirical import empirical_ntk
+from lazyfeat_tf.ntk.full_drift import full_set_drift
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor
+from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import KernelTracker
 
 
@@ -27,12 +35,15 @@ class KernelObserver:
     Args:
         model: the model at initialization.
         task: the `data.BinaryTask`.
-        kernels: the run's `config.KernelsSpec` (probes, spectrum, method, predictors, save).
+        kernels: the run's `config.KernelsSpec` (probes, spectrum, method, predictors, save,
+            full_drift, running_fractions).
         predictor_options: keyword arguments of the frozen-kernel predictors: alpha, the loss and
             the gradient-flow settings (see `predictor_options`).
+        initial_loss: alpha^2 L_0, the unscaled training loss at initialization (sets the moments
+            of the running-kernel predictors).
     """
 
-    def __init__(self, model, task, kernels, predictor_options):
+    def __init__(self, model, task, kernels, predictor_options, initial_loss):
         self.config = kernels
         self.model = model
         self.task = task
@@ -44,7 +55,12 @@ class KernelObserver:
             heatmap_size=kernels.heatmap_size, method=kernels.method,
         )
         self.predictor_options = predictor_options
+        net = models.parts(model)  # F(w0) = alpha f0 is the linear models' start when not centred
+        self.offsets = None if net.readout.centered else tuple(
+            net.initial_function(x).numpy() for x in (task.x_train, task.x_test))
         self.initial = self._predictor() if kernels.predictors else None
+        self.moments = RunningMoments(kernels.running_fractions, initial_loss)
+        self.running = None  # the running-kernel predictor, made at the first moment
 
     def _kernels(self):
         """(Theta(train, train) `[n, n]`, Theta(test, train) `[n_test, n]`) of the current network."""
@@ -55,19 +71,41 @@ class KernelObserver:
     def _predictor(self):
         """A frozen-kernel predictor on the current network's kernel (full training set)."""
         return FrozenKernelPredictor(
-            *self._kernels(), self.task.y_train, self.task.y_test, **self.predictor_options
+            *self._kernels(), self.task.y_train, self.task.y_test, offsets=self.offsets, **self.predictor_options
         )
 
     def variables(self):
-        """State to checkpoint: the Theta_0 predictor's integrator and coefficients."""
-        if self.initial is None:
-            return {}
-        named = {f"initial/{k}": v for k, v in self.initial.flow.variables().items()}
-        named["initial/coefficients"] = self.initial.system.params[0]
+        """State to checkpoint: the Theta_0 predictor's integrator and coefficients, and the
+        running-kernel predictors' results."""
+        named = {"running/found": self.moments.found}
+        if self.initial is not None:
+            named.update({f"initial/{k}": v for k, v in self.initial.flow.variables().items()})
+            named["initial/coefficients"] = self.initial.system.params[0]
         return named
 
-    def measure(self, t, train_outputs):
-        """Kernel metrics at time t: (flat scalars for metrics.jsonl, the full drift record)."""
+    def _running_test_error(self, kernels):
+        """Test error of the predictor trained to convergence on `kernels` (NaN if not finite)."""
+        if not all(np.all(np.isfinite(kernel)) for kernel in kernels):
+            return float("nan")
+        if self.running is None:
+            self.running = FrozenKernelPredictor(*kernels, self.task.y_train, self.task.y_test,
+                                                 offsets=self.offsets, **self.predictor_options)
+        else:
+            self.running.restart_on(*kernels)
+        self.running.run_to_convergence()
+        return self.running.test_error()
+
+    def _running_moments(self, state, indices, kernels=None):
+        """Train the running-kernel predictors of the fractions `indices` at `state` (kernels: the
+        current ones if already computed)."""
+        if indices:
+            error = self._running_test_error(self._kernels() if kernels is None else kernels)
+            self.moments.store(indices, state.t, state.step, error)
+
+    def measure(self, state, train_outputs):
+        """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
+        metrics.jsonl, the full drift record)."""
+        t = state.t
         drift = self.tracker.measure(t)
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
@@ -88,20 +126,30 @@ class KernelObserver:
                 flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
             if t == 0:  # the first record of a fresh run: compile while the network traces its step
                 self.initial.compile_in_background()
+        self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
         return flat, drift
 
-    def finish(self):
-        """Final numbers for results.json, and arrays for kernels.npz (empty if not saved)."""
+    def finish(self, state):
+        """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
+        final `state` of the network."""
         results = {}
+        final = None
+        if self.initial is not None or self.moments.remaining():
+            final = self._kernels()
         if self.initial is not None:
             self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self.initial.test_error()
-            final = self._kernels()
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             if all(np.all(np.isfinite(kernel)) for kernel in final):
                 self.initial.restart_on(*final)  # now the final kernel's predictor
                 self.initial.run_to_convergence()
                 results["final_kernel_test_error"] = self.initial.test_error()
+        if self.config.running_fractions:
+            self._running_moments(state, self.moments.remaining(), final)
+            results["running_kernel_test_errors"] = self.moments.results()
+        if self.config.full_drift:
+            for split, x in (("train", self.task.x_train), ("test", self.task.x_test)):
+                results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
         arrays = {}
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
