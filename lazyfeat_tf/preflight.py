@@ -14,6 +14,8 @@ from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import data, rundir
 
 GIB = 2.0**30
+FULL_DRIFT_BYTES = 2 * 256 * 2**20
+"""The blocks of the whole-set kernel drift (`ntk.full_drift`: 256 MiB blocks, at Theta_T and Theta_0)."""
 CONV_POSITIONS = 12 * 12 + 10 * 10 + 4 * 4 + 2 * 2
 """Sum over the 4 convolutions of the CNN of their output positions on a 28 x 28 image (32 x 32
 images have a few more; the estimate is rough anyway)."""
@@ -45,6 +47,8 @@ def estimated_bytes(spec):
         total += 8 * probes * (depth + 3) * 2
         if spec.kernels.predictors:
             total += 8 * 2 * (n * n + n_test * n)
+        if spec.kernels.full_drift:
+            total += FULL_DRIFT_BYTES
     return total
 
 

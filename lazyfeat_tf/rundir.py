@@ -30,6 +30,7 @@ import zipfile
 
 import numpy as np
 
+from lazyfeat_tf import config as config_lib
 from lazyfeat_tf import results as results_lib
 
 from lazyfeat_tf.errors import UserError
@@ -169,7 +170,8 @@ class RunDir:
         config_path = self.file("config.json")
         if os.path.exists(config_path):
             old = self._read_json("config.json", "choose another --workdir or move this one away")
-            difference = _first_difference(old, identity) if isinstance(old, dict) else "not a JSON object"
+            difference = (_first_difference(config_lib.completed(old), identity) if isinstance(old, dict)
+                          else "not a JSON object")
             if difference:
                 raise WorkdirError(
                     f"--workdir={self.path!r} holds a different run ({difference}); "

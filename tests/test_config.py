@@ -83,3 +83,26 @@ def test_specs_check_their_fields_when_made_directly():
         config_lib.KernelsSpec(method="fast")
     with pytest.raises(config_lib.DataError, match=r"data.pca=5 .* needs data.pca < data.n_train=5"):
         config_lib.DataSpec(name="synthetic", source="synthetic", n_train=5, pca=5, whiten=True)
+
+
+def test_a_run_made_before_a_key_existed_is_the_same_run():
+    """config.json of an older run lacks keys added since: they take today's defaults (what the run
+    computed), so the run resumes and the report pools it with new runs of the same config."""
+    identity = config_lib.resolve(tiny_config()).to_json()
+    old = {**identity, "model": {k: v for k, v in identity["model"].items() if k != "centered"}}
+    old["kernels"] = {k: v for k, v in identity["kernels"].items() if k not in ("full_drift", "running_fractions")}
+    assert old != identity and config_lib.completed(old) == identity
+    changed = {**old, "seed": 3}
+    assert config_lib.completed(changed)["seed"] == 3
+    assert identity["model"]["centered"] is True
+
+
+def test_a_workdir_of_an_older_run_is_accepted(tmp_path):
+    from lazyfeat_tf import rundir
+
+    identity = config_lib.resolve(tiny_config()).to_json()
+    old = {**identity, "model": {k: v for k, v in identity["model"].items() if k != "centered"}}
+    rundir.atomic_write_json(str(tmp_path / "config.json"), old)
+    rundir.RunDir(str(tmp_path)).check_compatible(identity)  # the same run
+    with pytest.raises(rundir.WorkdirError, match="holds a different run"):
+        rundir.RunDir(str(tmp_path)).check_compatible({**identity, "seed": 1})

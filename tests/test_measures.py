@@ -2,7 +2,6 @@
 drift on the whole sets by blocks (`ntk.full_drift`), and the running-kernel predictors
 (`kernels.running_fractions`, `ntk.running`); on tiny sizes, offline."""
 
-import math
 import os
 
 import keras

@@ -54,6 +54,19 @@ def setup_a_config():
     return config
 
 
+def _merged(base, tree):
+    merged = dict(base)
+    for key, value in tree.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def completed(identity):
+    """A run's config.json (`RunSpec.to_json()`) completed with today's defaults for the keys it
+    lacks: keys added after the run was made, whose default computes what the run computed."""
+    return _merged(RunSpec(alpha=1.0, alpha_sqrt_h=1.0).to_json(), identity)
+
+
 def set_scale(config, key, value):
     """Set `alpha` or `alpha_sqrt_h` (`key`) of `config` to `value` and clear the other one."""
     for other in SCALE_KEYS:

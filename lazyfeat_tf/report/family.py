@@ -7,6 +7,10 @@ import numpy as np
 
 from lazyfeat_tf.report.fits import fit_fluctuations, grid_key
 
+DRIFT_KEYS = {"kernel_drift_test_full": "whole test set", "kernel_drift_test": "test probes",
+              "kernel_drift_train": "train probes"}
+"""The results fields of the kernel drift, in the order the report prefers them, and what they cover."""
+
 
 def values(rows, key):
     """The rows' `key` as a float array (nan where None)."""
@@ -42,8 +46,9 @@ class Family:
         return bool(np.isfinite(values(self.rows, key)).any())
 
     def drift_key(self):
-        """The kernel drift drawn: on the test probes, else on the train probes, else None."""
-        return next((k for k in ("kernel_drift_test", "kernel_drift_train") if self.has(k)), None)
+        """The kernel drift drawn: on the whole test set (the article's), else the test probes, else
+        the train probes, else None."""
+        return next((k for k in DRIFT_KEYS if self.has(k)), None)
 
     def stat(self, key, width):
         """(alpha*sqrt(h), mean, std, n) arrays over the cells of `width` with finite values."""

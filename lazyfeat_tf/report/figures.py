@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lazyfeat_tf.report.family import values
+from lazyfeat_tf.report.family import DRIFT_KEYS, values
 from lazyfeat_tf.report.fits import LEVEL
 
 FIGURE_FORMATS = ("png", "pdf")
@@ -184,12 +184,12 @@ def test_error_collapse(family, settings):
     return Drawn(fig, notes=notes)
 
 
-@figure("kernel_drift", needs=needs_column(("kernel_drift_test", "kernel_drift_train"),
+@figure("kernel_drift", needs=needs_column(tuple(DRIFT_KEYS),
                                            "skipped, no run has kernel drift (config.kernels.track was off)."))
 def kernel_drift(family, settings):
-    """||Theta_T - Theta_0||_F / ||Theta_0||_F (test probes, else train) vs alpha*sqrt(h), with power
-    laws fitted separately in the lazy and feature regimes, pooled over widths (finding 4: slope -1
-    lazy, -a, a < 2, feature)."""
+    """||Theta_T - Theta_0||_F / ||Theta_0||_F (whole test set, else test probes, else train probes) vs
+    alpha*sqrt(h), with power laws fitted separately in the lazy and feature regimes, pooled over
+    widths (finding 4: slope -1 lazy, -a, a < 2, feature)."""
     key = family.drift_key()
     fits = settings.regime_fits(values(family.rows, "alpha_sqrt_h"), values(family.rows, key))
     notes = [f"no {name}-regime fit (needs >= 3 runs at >= 2 values of alpha*sqrt(h) {settings.ranges()[name]})."
@@ -201,9 +201,9 @@ def kernel_drift(family, settings):
         x, mean, std, _ = family.stat(key, w)
         if len(x):
             ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
-    which = "test" if key.endswith("test") else "train"
+    which = DRIFT_KEYS[key]
     _finish_regime_fit_axes(ax, family.ash, fits, settings,
-                            rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which} probes)",
+                            rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which})",
                             "kernel change at the end of training")
     return Drawn(fig, {f"kernel_drift_{name}": fit for name, fit in fits.items() if fit is not None}, notes)
 

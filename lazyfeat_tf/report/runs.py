@@ -11,14 +11,15 @@ import dataclasses
 import json
 import os
 
-from lazyfeat_tf.config import EXECUTION_KEYS
+from lazyfeat_tf.config import EXECUTION_KEYS, completed
 from lazyfeat_tf.results import ResultsError, read_results
 
 AXES = ("alpha", "alpha_sqrt_h", "model.width", "seed")
 CSV_COLUMNS = (
     "run", "width", "alpha", "alpha_sqrt_h", "seed", "status", "converged", "train_error", "test_error",
     "train_loss", "test_loss", "t", "t1", "steps", "wall_time", "relative_weight_change",
-    "kernel_drift_train", "kernel_drift_test", "init_kernel_test_error", "final_kernel_test_error",
+    "kernel_drift_train", "kernel_drift_test", "kernel_drift_train_full", "kernel_drift_test_full",
+    "init_kernel_test_error", "final_kernel_test_error",
     "n_params",
 )
 LABEL_KEYS = ("model.kind", "model.depth", "model.activation", "data.name", "data.n_train", "data.n_test",
@@ -74,7 +75,7 @@ def _row(root, workdir, not_family):
     except ResultsError as error:
         raise _Unusable(f"results.json {error.reason}") from None
     config = _read_config(os.path.join(root, "config.json"))
-    family = {k: v for k, v in flatten(config).items() if k not in not_family}
+    family = {k: v for k, v in flatten(completed(config)).items() if k not in not_family}
     row = {key: results.get(key) for key in CSV_COLUMNS}
     row.update(family, run=os.path.relpath(root, workdir), path=root, family=json.dumps(family, sort_keys=True))
     return row
