@@ -160,3 +160,90 @@ def test_an_unconverged_run_stops_the_search_with_one_line(tmp_path):
         crossover.find_crossover(config, fake_points((10,), (0,)), str(tmp_path / "w"), search, workers=1,
                                  train_fn="test_crossover:fake_train")
     assert "raise --config.dynamics.max_steps" in str(info.value) and "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------------------------
+# A real tiny search through the launcher and the local executor, killed and started again
+
+
+def crossover_command(workdir, *flags, config_file=TINY_FILE):
+    return [sys.executable, "-m", "launch.crossover", f"--config={config_file}", f"--workdir={workdir}",
+            "--progress_every=5", *flags]
+
+
+def run_launcher(command):
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def finished_runs(workdir):
+    runs = os.path.join(workdir, "runs")
+    names = os.listdir(runs) if os.path.isdir(runs) else []
+    return {n: os.stat(os.path.join(runs, n, "results.json")).st_mtime_ns for n in names
+            if rundir.RunDir(os.path.join(runs, n)).finished}
+
+
+def test_killed_search_started_again_trains_no_run_twice(tmp_path):
+    workdir = str(tmp_path / "search")
+    process = subprocess.Popen(crossover_command(workdir), cwd=REPO_ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + TIMEOUT
+    try:  # kill once the bracket's ends are measured and the first midpoints are being trained
+        while len(finished_runs(workdir)) < 9:
+            assert process.poll() is None and time.time() < deadline, "the search ended before it could be killed"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    before = finished_runs(workdir)
+    n_events = len(read_jsonl(os.path.join(workdir, "sweep.jsonl")))
+    assert read_json(os.path.join(workdir, "crossover.json"))["status"] == "running"
+
+    done = run_launcher(crossover_command(workdir))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "alpha* ~" in done.stdout and "h=16: alpha* = " in done.stdout and "ETA" in done.stdout
+    result = read_json(os.path.join(workdir, "crossover.json"))
+    assert result["status"] == "done" and set(result["widths"]) == {"16", "32"}
+    used = [run for item in result["widths"].values() for e in item["evaluations"] for run in e["runs"]]
+    assert len(used) == len(set(used)) == 16  # the ends and 2 steps, 2 widths x 2 seeds
+    assert sorted(finished_runs(workdir)) == sorted(os.path.basename(r) for r in used)
+    for name, mtime in before.items():  # the runs finished before the kill were reused, not trained
+        assert finished_runs(workdir)[name] == mtime
+    events = read_jsonl(os.path.join(workdir, "sweep.jsonl"))
+    started = [e["run"] for e in events if e["event"] == "started"]
+    assert not set(before) & {e["run"] for e in events[n_events:] if e["event"] == "started"}
+    assert len(started) - len(set(started)) <= 2  # only the (at most 2) runs in flight at the kill resumed
+    for item in result["widths"].values():
+        assert item["bracket"][1] / item["bracket"][0] <= 10**0.6 + 1e-9
+        assert item["alpha_star_ci"][0] <= item["alpha_star"] <= item["alpha_star_ci"][1]
+        assert 1.0 / 32 ** 0.5 < item["alpha_star"] < 100.0 / 16 ** 0.5
+    assert os.path.exists(os.path.join(workdir, "crossover.png"))
+
+
+def test_launcher_bad_input_is_one_line(tmp_path):
+    cases = {("--bracket=1,x",): "--bracket=1,x: must be two numbers",
+             ("--bracket=100,1",): "--bracket=100,1: must be two values",
+             ("--observable=drift",): "--observable='drift': must be one of kernel_drift_test"}
+    for flags, message in cases.items():
+        done = run_launcher(crossover_command(str(tmp_path / "w"), *flags))
+        assert done.returncode == 2, done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("error: " + message), line
+    done = run_launcher(crossover_command(str(tmp_path / "w"), config_file=os.path.join(REPO_ROOT, "tests", "configs",
+                                                                                        "tiny_sweep.py")))
+    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "a crossover config's get_sweep() sets model.width and seed only" in line
+    assert not os.path.exists(tmp_path / "w" / "runs")
+
+
+def test_shipped_crossover_config():
+    path = os.path.join(REPO_ROOT, "configs", "crossover_fc.py")
+    module = sweep.load_config_module(path)
+    config = module.get_config()
+    widths, seeds = crossover.widths_and_seeds(module.get_sweep(), config)
+    search = crossover.load_search(path)
+    assert len(widths) >= 4 and widths[-1] >= 8 * widths[0] and len(seeds) >= 3
+    assert config.data.name == "fashion_mnist" and config.data.n_train == 1000 and config.model.depth == 3
+    assert config.model.activation == "softplus" and config.kernels.track
+    assert search.observable == "kernel_drift_test" and search.threshold == 1.0
+    assert "python -m launch.crossover --config=configs/crossover_fc.py" in module.__doc__
