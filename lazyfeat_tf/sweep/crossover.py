@@ -16,7 +16,8 @@ Each step trains every seed at the midpoint of every unfinished width's bracket,
 retries and executors). Midpoints are rounded to 4 significant digits (the run names' precision),
 so the search is a function of the runs' results alone: started again, it replays the steps on the
 finished runs (which are read, not trained) and goes on where it stopped. `DIR/crossover.json` is
-written (atomically) after every step; `DIR/crossover.png` / `.pdf` at the end.
+written (atomically) after every step; the figure `DIR/crossover.png` / `.pdf` at the end
+(`lazyfeat_tf.report.figures.crossover_figure`).
 
 A run that diverged (status "nan") or did not converge (every margin >= 1 not reached) has no final
 value of the observable: the search stops with a one-line `CrossoverError` naming it and a fix.
@@ -32,10 +33,10 @@ import numpy as np
 
 from lazyfeat_tf import rundir
 from lazyfeat_tf.sweep import runner
+from lazyfeat_tf.sweep.runner import _duration  # the sweep's h:mm:ss
 from lazyfeat_tf.sweep.grid import SweepError, expand, load_config_module
 
 RESULT_FILE = "crossover.json"
-FIGURE_NAME = "crossover"
 POINT_KEYS = ("model.width", "seed")
 """The only keys a crossover config's `get_sweep()` points may set (alpha is what is searched)."""
 
@@ -321,10 +322,6 @@ def fit(brackets, search, level=0.95, seed=0):
 # Training the points through the sweep machinery
 
 
-def _duration(seconds):
-    return runner._duration(seconds)  # noqa: SLF001 - the sweep's h:mm:ss
-
-
 class _Trainer:
     """`evaluate` of `bisect` on real runs: trains the points' seeds through `run_sweep` (skipping the
     finished runs) and measures them; counts the runs and steps for the progress lines."""
@@ -453,7 +450,9 @@ def find_crossover(config, points, workdir, search, config_file=None, **sweep_op
                 write("stopped")
             raise
         result = write("done")
-        result["figure"] = plot(result, workdir)
+        from lazyfeat_tf.report.figures import crossover_figure
+
+        result["figure"] = crossover_figure(result, workdir)
         print(format_result(result), flush=True)
         return result
 
@@ -472,37 +471,3 @@ def format_result(result):
                      f"({f['level']:.0%} CI over seeds); the article: b = -1/2")
     return "\n".join(lines)
 
-
-# ----------------------------------------------------------------------------------------------
-# The figure
-
-
-def plot(result, out):
-    """alpha* vs h on log axes with its seed-bootstrap CIs, the fitted power law and h^(-1/2);
-    written as `out/crossover.png` and `.pdf`; returns the PNG's path."""
-    from lazyfeat_tf.report.figures import new_figure, save
-
-    widths = [int(w) for w in result["widths"]]
-    items = [result["widths"][str(w)] for w in widths]
-    h = np.array(widths, float)
-    alpha = np.array([i["alpha_star"] for i in items])
-    ci = np.array([i["alpha_star_ci"] for i in items]).T  # [2, n_widths]
-    fig, axes = new_figure(1, width=5.5, height=4.2)
-    ax = axes[0, 0]
-    ax.errorbar(h, alpha, yerr=[alpha - ci[0], ci[1] - alpha], fmt="o", ms=5, capsize=3, color="tab:blue",
-                label=r"$\alpha^*$ (95% CI over seeds)")
-    grid = np.geomspace(h.min() / 1.2, h.max() * 1.2, 20)
-    f = result["fit"]
-    if f:
-        ax.plot(grid, f["prefactor"] * grid ** f["b"], "-", color="k", lw=1.2,
-                label=f"fit: b = {f['b']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]")
-    reference = math.exp(np.mean(np.log(alpha * np.sqrt(h))))
-    ax.plot(grid, reference / np.sqrt(grid), ":", color="tab:gray", lw=1.2, label=r"$\propto h^{-1/2}$ (article)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("h")
-    ax.set_ylabel(r"$\alpha^*$")
-    ax.set_title(f"crossover: {result['observable']} = {result['threshold']:g}")
-    ax.grid(alpha=0.3, lw=0.5, which="both")
-    ax.legend(fontsize=8)
-    return save(fig, out, FIGURE_NAME)[0]
