@@ -1,4 +1,4 @@
-"""The tests' crossover search: the tiny run of `tiny.py` (synthetic task) at h = 16 and 32 with
+"""The tests' crossover search: the tiny run of `tiny_sweep.py` (synthetic task) at h = 16 and 32 with
 2 seeds, the kernel drift on 16 + 16 probes, bisected from alpha*sqrt(h) in [1, 100] to 0.6 decade
 (the ends, then 2 steps: 16 runs).
 
@@ -15,12 +15,9 @@ WIDTHS = (16, 32)
 SEEDS = (0, 1)
 
 
-def get_config():
-    config = sweep.load_config_module(os.path.join(os.path.dirname(__file__), "tiny.py")).get_config()
+def get_config():  # tiny_sweep.py's run (kernel drift on 16 + 16 probes), converging at the lazy end
+    config = sweep.load_config_module(os.path.join(os.path.dirname(__file__), "tiny_sweep.py")).get_config()
     config.dynamics.max_steps = 10_000
-    config.kernels.track = True
-    config.kernels.n_probe_train = 16
-    config.kernels.n_probe_test = 16
     config.kernels.predictors = False
     config.kernels.save = False
     return config
