@@ -330,7 +330,7 @@ class _Trainer:
         self.config, self.seeds, self.workdir, self.search = config, seeds, workdir, search
         self.sweep_options = sweep_options
         self.start = time.time()
-        self.trained, self.reused, self.step_times = 0, 0, []
+        self.trained, self.reused, self.training_time = 0, 0, 0.0
         self.runs = {}  # (width, alpha*sqrt(h)) -> run directories relative to workdir
 
     def points(self, asked):
@@ -349,7 +349,7 @@ class _Trainer:
                 raise CrossoverError(f"{summary['failed']} run(s) failed, e.g. runs/{name}: {failure['error'][:200]}; "
                                      f"see {self.workdir}/failures.json, fix it and start again")
             self.trained += summary["trained"]
-            self.step_times.append(time.time() - started)
+            self.training_time += time.time() - started
         values = []
         for i, (w, x) in enumerate(asked):
             group = runs[i * len(self.seeds):(i + 1) * len(self.seeds)]
@@ -362,18 +362,21 @@ class _Trainer:
         return os.path.join(self.workdir, "runs", run.name)
 
     def progress(self, step, brackets, asked):
-        """One line per width of the next step, then the counts and the ETA (steps left x the mean
-        time of a step that trained)."""
+        """The counts, the steps left and the ETA (the runs of the steps left, every width's bracket
+        halved until narrow enough, x the mean wall time per run trained so far), then one line per
+        width: its bracket and the next alpha*sqrt(h)."""
         if asked is None:
             return
-        left = max((math.ceil(math.log2(b.decades() / self.search.tolerance)) for b in brackets.values()
-                    if not b.done(self.search.tolerance)), default=0)
-        mean = sum(self.step_times) / len(self.step_times) if self.step_times else math.nan
+        steps = {w: max(0, math.ceil(math.log2(b.decades() / self.search.tolerance))) if not
+                 b.done(self.search.tolerance) else 0 for w, b in brackets.items()}
+        per_run = self.training_time / self.trained if self.trained else math.nan
+        eta = sum(steps.values()) * len(self.seeds) * per_run if any(steps.values()) else 0.0
         print(f"[crossover {_duration(time.time() - self.start)}] step {step} done: runs trained "
-              f"{self.trained}, reused {self.reused}; {left} step(s) left, ETA "
-              f"{_duration(left * mean) if left else '0:00:00'}", flush=True)
+              f"{self.trained}, reused {self.reused}; {max(steps.values())} step(s) left, ETA {_duration(eta)}",
+              flush=True)
         for w, bracket in brackets.items():
-            nxt = f"next alpha*sqrt(h) = {bracket.midpoint():g}" if (w, bracket.midpoint()) in asked else "done"
+            mid = bracket.midpoint()
+            nxt = f"next alpha*sqrt(h) = {mid:g} (alpha = {mid / math.sqrt(w):.4g})" if (w, mid) in asked else "done"
             print(f"  h={w}: bracket alpha*sqrt(h) in [{bracket.low:g}, {bracket.high:g}] "
                   f"({bracket.decades():.2f} decades), {nxt}", flush=True)
 
