@@ -342,7 +342,9 @@ def crossover_figure(result, out):
     """alpha* vs h on log axes with its seed-bootstrap CIs, the fitted power law alpha* ~ h^b and
     h^(-1/2) (the article's finding 1), from a crossover.json dict `result`; written as
     `out/crossover.png` and `.pdf`; returns the PNG's path."""
-    widths = [int(w) for w in result["widths"]]
+    from matplotlib.ticker import ScalarFormatter
+
+    widths = sorted(int(w) for w in result["widths"])
     items = [result["widths"][str(w)] for w in widths]
     h = np.array(widths, float)
     alpha = np.array([i["alpha_star"] for i in items])
@@ -360,6 +362,8 @@ def crossover_figure(result, out):
     ax.plot(grid, reference / np.sqrt(grid), ":", color="tab:gray", lw=1.2, label=r"$\propto h^{-1/2}$ (article)")
     _width_axis(ax, widths)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.set_ylabel(r"$\alpha^*$")
     ax.set_title(f"crossover: {result['observable']} = {result['threshold']:g}")
     ax.grid(alpha=0.3, lw=0.5, which="both")

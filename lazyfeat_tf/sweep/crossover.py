@@ -16,7 +16,8 @@ Each step trains every seed at the midpoint of every unfinished width's bracket,
 retries and executors). Midpoints are rounded to 4 significant digits (the run names' precision),
 so the search is a function of the runs' results alone: started again, it replays the steps on the
 finished runs (which are read, not trained) and goes on where it stopped. `DIR/crossover.json` is
-written (atomically) after every step; the figure `DIR/crossover.png` / `.pdf` at the end
+written (atomically) after every step, with `wall_time` (this invocation) and `wall_time_total`
+(summed over the invocations of the search); the figure `DIR/crossover.png` / `.pdf` at the end
 (`lazyfeat_tf.report.figures.crossover_figure`).
 
 A run that diverged (status "nan") or did not converge (every margin >= 1 not reached) has no final
@@ -24,6 +25,7 @@ value of the observable: the search stops with a one-line `CrossoverError` namin
 """
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -401,6 +403,18 @@ def summarize(brackets, search, runs, seeds, status, wall_time):
     return result
 
 
+def _previous_wall_time(path):
+    """The seconds the earlier invocations of a search spent (`wall_time_total` of its crossover.json;
+    0 without a readable one)."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        total = saved.get("wall_time_total", saved.get("wall_time", 0.0))  # files written before the total
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    return float(total) if _positive(total) else 0.0
+
+
 def find_crossover(config, points, workdir, search, config_file=None, **sweep_options):
     """Find alpha*(h) for every width of `points` and fit alpha* ~ h^b; returns the crossover.json dict.
 
@@ -433,10 +447,11 @@ def find_crossover(config, points, workdir, search, config_file=None, **sweep_op
               f"alpha*sqrt(h) in [{search.bracket[0]:g}, {search.bracket[1]:g}] to {search.tolerance:g} decades, "
               f"into {workdir}", flush=True)
         state = {}
+        before = _previous_wall_time(os.path.join(workdir, RESULT_FILE))
 
         def write(status):
             result = summarize(state["brackets"], search, trainer.runs, seeds, status, time.time() - trainer.start)
-            result["config_file"] = config_file
+            result.update(config_file=config_file, wall_time_total=before + result["wall_time"])
             rundir.atomic_write_json(os.path.join(workdir, RESULT_FILE), result)
             return result
 
@@ -462,9 +477,9 @@ def find_crossover(config, points, workdir, search, config_file=None, **sweep_op
 
 def format_result(result):
     """The lines printed at the end of a search."""
-    lines = [f"crossover of {result['observable']} = {result['threshold']:g} "
-             f"(wall time {_duration(result['wall_time'])}):"]
-    for w, item in result["widths"].items():
+    lines = [f"crossover of {result['observable']} = {result['threshold']:g} (wall time "
+             f"{_duration(result['wall_time'])}, {_duration(result['wall_time_total'])} over every invocation):"]
+    for w, item in sorted(result["widths"].items(), key=lambda pair: int(pair[0])):
         lo, hi = item["alpha_star_ci"]
         lines.append(f"  h={w}: alpha* = {item['alpha_star']:.4g} [{lo:.4g}, {hi:.4g}], alpha*sqrt(h) = "
                      f"{item['alpha_sqrt_h_star']:.4g}")
