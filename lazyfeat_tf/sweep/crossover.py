@@ -35,8 +35,8 @@ import numpy as np
 
 from lazyfeat_tf import rundir
 from lazyfeat_tf.sweep import runner
-from lazyfeat_tf.sweep.runner import _duration  # the sweep's h:mm:ss
 from lazyfeat_tf.sweep.grid import SweepError, expand, load_config_module
+from lazyfeat_tf.sweep.runner import _duration  # the sweep's h:mm:ss
 
 RESULT_FILE = "crossover.json"
 POINT_KEYS = ("model.width", "seed")
@@ -477,8 +477,8 @@ def find_crossover(config, points, workdir, search, config_file=None, **sweep_op
 
 def format_result(result):
     """The lines printed at the end of a search."""
-    lines = [f"crossover of {result['observable']} = {result['threshold']:g} (wall time "
-             f"{_duration(result['wall_time'])}, {_duration(result['wall_time_total'])} over every invocation):"]
+    lines = [(f"crossover of {result['observable']} = {result['threshold']:g} (wall time "
+              f"{_duration(result['wall_time'])}, {_duration(result['wall_time_total'])} over every invocation):")]
     for w, item in sorted(result["widths"].items(), key=lambda pair: int(pair[0])):
         lo, hi = item["alpha_star_ci"]
         lines.append(f"  h={w}: alpha* = {item['alpha_star']:.4g} [{lo:.4g}, {hi:.4g}], alpha*sqrt(h) = "
