@@ -151,6 +151,11 @@ def test_search_through_the_sweep_with_a_fake_train_function(tmp_path):
     assert again["widths"] == saved["widths"] and again["fit"] == saved["fit"]
     assert again["wall_time_total"] == pytest.approx(saved["wall_time_total"] + again["wall_time"])
 
+    other = tiny_config(data__n_train=32)  # another config: its runs are not those of the directory
+    with pytest.raises(crossover.CrossoverError, match=r"runs/width=10,alpha_sqrt_h=0.1,seed=0: WorkdirError: "
+                       r".* holds a different run \(data.n_train: 64 in the workdir, 32 now\)"):
+        crossover.find_crossover(other, fake_points(), workdir, search, **options)
+
 
 def test_an_unconverged_run_stops_the_search_with_one_line(tmp_path):
     config = tiny_config()
@@ -159,7 +164,7 @@ def test_an_unconverged_run_stops_the_search_with_one_line(tmp_path):
     with pytest.raises(crossover.CrossoverError, match="did not converge .status max_steps.") as info:
         crossover.find_crossover(config, fake_points((10,), (0,)), str(tmp_path / "w"), search, workers=1,
                                  train_fn="test_crossover:fake_train")
-    assert "raise --config.dynamics.max_steps" in str(info.value) and "\n" not in str(info.value)
+    assert "a larger --config.dynamics.max_steps" in str(info.value) and "\n" not in str(info.value)
 
 
 # ----------------------------------------------------------------------------------------------

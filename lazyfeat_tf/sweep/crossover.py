@@ -88,8 +88,8 @@ def measure(results, observable, where):
                              "--config.dynamics.max_dout or narrow --bracket away from that end")
     if not results.get("converged"):
         raise CrossoverError(f"{where} did not converge (status {results.get('status')}): its {observable} "
-                             "is not final; raise --config.dynamics.max_steps (or use --config.dtype=float64 "
-                             "at the lazy end), delete that run directory and start again")
+                             "is not final; start a new --workdir with a larger --config.dynamics.max_steps (or "
+                             "--config.dtype=float64 at the lazy end) or a --bracket away from that end")
     value = OBSERVABLES[observable].read(results)
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise CrossoverError(f"{where} has {observable}={value!r}, not a positive number; "
@@ -340,7 +340,11 @@ class _Trainer:
 
     def __call__(self, asked):
         runs = expand(self.config, self.points(asked))
-        missing = [r for r in runs if not rundir.RunDir(self._path(r)).finished]
+        checks = {r.name: runner._precheck(r, self._path(r)) for r in runs}  # the sweep's check
+        for name, check in checks.items():
+            if check not in ("finished", "todo"):  # e.g. a run of another config in this directory
+                raise CrossoverError(f"runs/{name}: {check}")
+        missing = [r for r in runs if checks[r.name] == "todo"]
         self.reused += len(runs) - len(missing)
         if missing:
             started = time.time()
