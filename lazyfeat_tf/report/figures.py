@@ -334,3 +334,41 @@ def frozen_kernels(family, settings):
     for j in range(len(widths), nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
     return Drawn(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# The crossover finder's figure (not a family figure: drawn from crossover.json by
+# lazyfeat_tf.sweep.crossover, so it is not registered)
+
+
+def crossover_figure(result, out):
+    """alpha* vs h on log axes with its seed-bootstrap CIs, the fitted power law alpha* ~ h^b and
+    h^(-1/2) (the article's finding 1), from a crossover.json dict `result`; written as
+    `out/crossover.png` and `.pdf`; returns the PNG's path."""
+    from matplotlib.ticker import ScalarFormatter
+
+    widths = sorted(int(w) for w in result["widths"])
+    items = [result["widths"][str(w)] for w in widths]
+    h = np.array(widths, float)
+    alpha = np.array([i["alpha_star"] for i in items])
+    ci = np.array([i["alpha_star_ci"] for i in items]).T  # [2, n_widths]
+    fig, axes = new_figure(1, width=5.5, height=4.2)
+    ax = axes[0, 0]
+    ax.errorbar(h, alpha, yerr=[alpha - ci[0], ci[1] - alpha], fmt="o", ms=5, capsize=3, color="tab:blue",
+                label=r"$\alpha^*$ (95% CI over seeds)")
+    grid = np.geomspace(h.min() / 1.2, h.max() * 1.2, 20)
+    f = result["fit"]
+    if f:
+        ax.plot(grid, f["prefactor"] * grid ** f["b"], "-", color="k", lw=1.2,
+                label=f"fit: b = {f['b']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]")
+    reference = math.exp(np.mean(np.log(alpha * np.sqrt(h))))
+    ax.plot(grid, reference / np.sqrt(grid), ":", color="tab:gray", lw=1.2, label=r"$\propto h^{-1/2}$ (article)")
+    _width_axis(ax, widths)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    ax.set_ylabel(r"$\alpha^*$")
+    ax.set_title(f"crossover: {result['observable']} = {result['threshold']:g}")
+    ax.grid(alpha=0.3, lw=0.5, which="both")
+    ax.legend(fontsize=8)
+    return save(fig, out, "crossover")[0]
