@@ -207,14 +207,14 @@ def test_a_run_whose_results_json_does_not_parse_is_trained_again(local_sweep):
     name = sorted(os.listdir(os.path.join(workdir, "runs")))[0]
     path = os.path.join(workdir, "runs", name)
     (run,) = [r for r in sweep.expand(TINY_SWEEP.get_config(), TINY_SWEEP.get_sweep()) if r.name == name]
-    assert runner._precheck(run, path) == "finished"
+    assert runner.precheck(run, path) == "finished"
     results = os.path.join(path, "results.json")
     with open(results) as f:
         text = f.read()
     try:
         with open(results, "w") as f:
             f.write(text[:len(text) // 2])
-        assert runner._precheck(run, path) == "todo"
+        assert runner.precheck(run, path) == "todo"
     finally:
         with open(results, "w") as f:
             f.write(text)

@@ -31,7 +31,9 @@ Importing this package does not import TensorFlow (config files import it). Its 
 - `executors`: the `local` process pool and the `ray` executor, and the task they run;
 - `runner`: `run_sweep` (lock, retries, progress, the events and failures files, summary) and the
   layout of the sweep directory DIR (`runs/<name>/`, `logs/`, `sweep.json`, `sweep.jsonl`,
-  `failures.json`).
+  `failures.json`);
+- `crossover`: the crossover finder, alpha*(h) by bisection over the sweep's runs
+  (`python -m launch.crossover`).
 """
 
 from lazyfeat_tf.sweep.executors import cores

@@ -36,7 +36,7 @@ import numpy as np
 from lazyfeat_tf import rundir
 from lazyfeat_tf.sweep import runner
 from lazyfeat_tf.sweep.grid import SweepError, expand, load_config_module
-from lazyfeat_tf.sweep.runner import _duration  # the sweep's h:mm:ss
+from lazyfeat_tf.sweep.runner import duration
 
 RESULT_FILE = "crossover.json"
 POINT_KEYS = ("model.width", "seed")
@@ -73,6 +73,8 @@ def _t1_over_alpha_sqrt_h(results):
 OBSERVABLES = {
     "kernel_drift_test": Observable(_field("kernel_drift_test"), 1.0,
                                     "final ||Theta_T - Theta_0||_F / ||Theta_0||_F on the test probes"),
+    "kernel_drift_test_full": Observable(_field("kernel_drift_test_full"), 1.0,
+                                         "the same on the whole test set (the article's; kernels.full_drift)"),
     "relative_weight_change": Observable(_field("relative_weight_change"), 0.1, "final ||w - w0|| / ||w0||"),
     "t1_over_alpha_sqrt_h": Observable(_t1_over_alpha_sqrt_h, 1.0,
                                        "t1 / (alpha sqrt(h)), t1 the first time alpha^2 L < 1/2"),
@@ -340,7 +342,7 @@ class _Trainer:
 
     def __call__(self, asked):
         runs = expand(self.config, self.points(asked))
-        checks = {r.name: runner._precheck(r, self._path(r)) for r in runs}  # the sweep's check
+        checks = {r.name: runner.precheck(r, self._path(r)) for r in runs}  # the sweep's check
         for name, check in checks.items():
             if check not in ("finished", "todo"):  # e.g. a run of another config in this directory
                 raise CrossoverError(f"runs/{name}: {check}")
@@ -377,8 +379,8 @@ class _Trainer:
                  b.done(self.search.tolerance) else 0 for w, b in brackets.items()}
         per_run = self.training_time / self.trained if self.trained else math.nan
         eta = sum(steps.values()) * len(self.seeds) * per_run if any(steps.values()) else 0.0
-        print(f"[crossover {_duration(time.time() - self.start)}] step {step} done: runs trained "
-              f"{self.trained}, reused {self.reused}; {max(steps.values())} step(s) left, ETA {_duration(eta)}",
+        print(f"[crossover {duration(time.time() - self.start)}] step {step} done: runs trained "
+              f"{self.trained}, reused {self.reused}; {max(steps.values())} step(s) left, ETA {duration(eta)}",
               flush=True)
         for w, bracket in brackets.items():
             mid = bracket.midpoint()
@@ -482,7 +484,7 @@ def find_crossover(config, points, workdir, search, config_file=None, **sweep_op
 def format_result(result):
     """The lines printed at the end of a search."""
     lines = [(f"crossover of {result['observable']} = {result['threshold']:g} (wall time "
-              f"{_duration(result['wall_time'])}, {_duration(result['wall_time_total'])} over every invocation):")]
+              f"{duration(result['wall_time'])}, {duration(result['wall_time_total'])} over every invocation):")]
     for w, item in sorted(result["widths"].items(), key=lambda pair: int(pair[0])):
         lo, hi = item["alpha_star_ci"]
         lines.append(f"  h={w}: alpha* = {item['alpha_star']:.4g} [{lo:.4g}, {hi:.4g}], alpha*sqrt(h) = "

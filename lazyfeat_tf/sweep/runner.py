@@ -36,7 +36,7 @@ DEFAULT_TRAIN_FN = "lazyfeat_tf.train:train_and_evaluate"
 POOL_BROKE = "worker died: the process pool broke while this run was in it"
 
 
-def _duration(seconds):
+def duration(seconds):
     """`h:mm:ss`, or `?` for an unknown duration."""
     if seconds is None or not math.isfinite(seconds):
         return "?"
@@ -84,12 +84,12 @@ class _Status:
             return
         self.last_print = now
         done = self.skipped + self.trained
-        print(f"[sweep {_duration(now - self.start)}] done {done}/{self.total} "
+        print(f"[sweep {duration(now - self.start)}] done {done}/{self.total} "
               f"(skipped {self.skipped}), running {len(inflight)}, failed {len(self.failures)}, "
-              f"pending {len(pending)}, ETA {_duration(self.eta(pending, inflight))}", flush=True)
+              f"pending {len(pending)}, ETA {duration(self.eta(pending, inflight))}", flush=True)
 
 
-def _precheck(run, path):
+def precheck(run, path):
     """'finished', 'todo', or the one-line error that makes the run impossible (not retried)."""
     try:
         rundir.RunDir(path).check_compatible(config_lib.resolve(run.config).to_json())
@@ -198,7 +198,7 @@ class _Loop:
     def add(self, runs):
         """Queue `runs`; the finished ones count as skipped, the impossible ones as failed."""
         for run in runs:
-            check = _precheck(run, self._path(run))
+            check = precheck(run, self._path(run))
             if check == "finished":
                 self.status.skipped += 1
             elif check == "todo":
@@ -295,7 +295,7 @@ def _finish(status, executor):
 
 def format_summary(summary):
     """The lines printed at the end of a sweep."""
-    lines = [f"sweep done in {_duration(summary['wall_time'])}: {summary['total']} runs, "
+    lines = [f"sweep done in {duration(summary['wall_time'])}: {summary['total']} runs, "
              f"{summary['trained']} trained, {summary['skipped']} already finished, "
              f"{summary['failed']} failed"]
     for name, failure in summary["failures"].items():
