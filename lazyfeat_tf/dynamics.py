@@ -79,8 +79,9 @@ class NetworkSystem:
 
 
 def stop_status(loss, min_margin, step, t, max_steps, max_time, stalled=False):
-    """Why training must stop (a name from `STATUSES`), or "running"."""
-    if not math.isfinite(loss):
+    """Why training must stop (a name from `STATUSES`), or "running": "nan" when the loss or an
+    output (the smallest margin) is not finite, i.e. the network diverged."""
+    if not (math.isfinite(loss) and math.isfinite(min_margin)):
         return "nan"
     if min_margin >= 1.0:
         return "converged"

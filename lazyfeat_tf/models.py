@@ -42,8 +42,10 @@ class NetworkParts:
     def initial_function(self, x):
         """F(w0, x) `[n]`: zeros if the readout is centred, else alpha f(w0, x) (from the frozen
         trunk0 and kernel0, whatever the current parameters)."""
-        readout, features0 = self.readout, self.trunk0(x)
-        return readout.alpha * (readout.raw_output(features0, readout.kernel0) - readout.reference(features0))
+        readout = self.readout
+        if readout.centered:  # F(w0) = alpha (f0 - f0): no forward pass needed
+            return keras.ops.zeros((keras.ops.shape(x)[0],), dtype=readout.dtype)
+        return readout.alpha * readout.raw_output(self.trunk0(x), readout.kernel0)
 
     @property
     def parameter_layers(self):

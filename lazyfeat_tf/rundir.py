@@ -177,8 +177,7 @@ class RunDir:
                     f"--workdir={self.path!r} holds a different run ({difference}); "
                     "choose another --workdir"
                 )
-            if os.path.exists(self.file("checkpoint.npz")):
-                self.load_checkpoint()  # one that does not load is a one-line error before any work
+            self.load_checkpoint(read_arrays=False)  # one that does not load: one line before any work
         elif os.path.isdir(self.path) and self._entries():
             raise WorkdirError(
                 f"--workdir={self.path!r} is not empty and holds no run of this package; "
@@ -241,22 +240,20 @@ class RunDir:
                 records.append(record)
         return records
 
-    def has_record_at(self, step):
-        """Whether the readable records of metrics.jsonl reach `step` (a checkpoint's: every
-        checkpoint follows the record of its step)."""
-        return any(record.get("step") == step for record in self.read_metrics())
-
-    def truncate_metrics(self, last_step):
-        """Keep the records up to `last_step` (those a resumed run will not write again)."""
-        kept = [r for r in self.read_metrics() if r["step"] <= last_step]
+    def truncate_metrics(self, records, last_step):
+        """Keep the `records` (of `read_metrics`) up to `last_step`, those a resumed run will not
+        write again; returns them."""
+        kept = [r for r in records if r["step"] <= last_step]
         atomic_write_bytes(self.file("metrics.jsonl"), "".join(json.dumps(r) + "\n" for r in kept).encode())
+        return kept
 
     # Checkpoint: arrays plus a JSON blob of loop state.
     def save_checkpoint(self, arrays, state):
         atomic_write_npz(self.file("checkpoint.npz"), {**arrays, "__state__": np.array(json.dumps(state))})
 
-    def load_checkpoint(self, keys=()):
-        """(arrays dict, state dict), or None when there is no checkpoint.
+    def load_checkpoint(self, keys=(), read_arrays=True):
+        """(arrays dict, state dict), or None when there is no checkpoint; without `read_arrays`,
+        only the archive's directory and loop state are read (a check), and the arrays dict is empty.
 
         Raises `WorkdirError` (naming the file and what to do) when checkpoint.npz does not load or
         lacks one of `keys`.
@@ -266,9 +263,10 @@ class RunDir:
             return None
         try:
             with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files if k != "__state__"}
+                names = [k for k in npz.files if k != "__state__"]
+                arrays = {k: npz[k] for k in names} if read_arrays else {}
                 state = json.loads(str(npz["__state__"]))
-            missing = [key for key in keys if key not in arrays]
+            missing = [key for key in keys if key not in names]
             if missing or not isinstance(state, dict) or not {"step", "wall_time"} <= set(state):
                 raise ValueError(f"it lacks {(missing or ['its loop state'])[0]!r}")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:

@@ -157,22 +157,24 @@ class Training:
 
     def restore(self):
         """Resume from the checkpoint if there is one; returns the last record (None if there is none)."""
-        checkpoint = self.checkpoint
-        if checkpoint is not None and not self.run_dir.has_record_at(checkpoint[1]["step"]):
+        checkpoint, records = self.checkpoint, self.run_dir.read_metrics()
+        # Every checkpoint follows the record of its step: without it, metrics.jsonl was cut or damaged.
+        if checkpoint is not None and not any(r["step"] == checkpoint[1]["step"] for r in records):
             print(f"{self.run_dir.file('metrics.jsonl')} is cut or corrupt before the checkpoint (step "
                   f"{checkpoint[1]['step']}): training the run again from the start", flush=True)
             checkpoint = None
-        self.run_dir.truncate_metrics(-1 if checkpoint is None else checkpoint[1]["step"])  # drop records past it
+        kept = self.run_dir.truncate_metrics(records, -1 if checkpoint is None else checkpoint[1]["step"])
         if checkpoint is None:
-            last_record = self.record(self.trainer.state())
-            self.save_checkpoint(self.trainer.state(), force=True)
+            state = self.trainer.state()
+            last_record = self.record(state)
+            self.save_checkpoint(state, force=True)
             return last_record
         arrays, loop_state = checkpoint
         for key, variable in self.checkpointed.items():
             variable.assign(arrays[key])
         self.wall_before = loop_state["wall_time"]
         print(f"resuming {self.run_dir.path} at step {loop_state['step']}", flush=True)
-        return (self.run_dir.read_metrics() or [None])[-1]
+        return kept[-1]
 
     def train(self, last_record):
         """Advance from record step to record step until the run stops; returns (state, status,
@@ -197,14 +199,7 @@ class Training:
         if last_record is None or last_record["step"] != state.step:
             last_record = self.record(state)
         self.save_checkpoint(state, force=True)
-        if status != results_lib.DIVERGED and not self.finite():
-            status = results_lib.DIVERGED  # weights or outputs overflowed while the loss still looked finite
         return state, status, last_record
-
-    def finite(self):
-        """Whether the network's parameters and training outputs are all finite."""
-        arrays = [p.numpy() for p in self.system.params] + [self.trainer.outputs.numpy()]
-        return all(np.all(np.isfinite(a)) for a in arrays)
 
     def run(self):
         """Train (or resume) to the end and write the final files; returns the results."""

@@ -64,15 +64,32 @@ def full_set_drift(model, x, *, method="auto", rows=None):
     x = tf.constant(x, dtype)
     n = int(x.shape[0])
     rows = rows or block_rows(model, n)
+
+    def blocks():
+        for start in range(0, n, rows):
+            block = x[start:start + rows]
+            theta_t = empirical_ntk(model, block, x, method=method).numpy()
+            with initial_parameters(model):
+                yield theta_t, empirical_ntk(model, block, x, method=method).numpy()
+
+    return relative_change(blocks())
+
+
+def relative_change(blocks):
+    """||Theta_T - Theta_0||_F / ||Theta_0||_F from the (Theta_T, Theta_0) blocks of rows of the two
+    kernels, accumulated in float64 (NaN when a kernel is not finite or Theta_0 is zero)."""
     change = reference = 0.0
-    for start in range(0, n, rows):
-        block = x[start:start + rows]
-        theta_t = empirical_ntk(model, block, x, method=method).numpy().astype(np.float64)
-        with initial_parameters(model):
-            theta_0 = empirical_ntk(model, block, x, method=method).numpy().astype(np.float64)
+    for theta_t, theta_0 in blocks:
+        theta_t, theta_0 = np.asarray(theta_t, np.float64), np.asarray(theta_0, np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             change += float(np.sum(np.square(theta_t - theta_0)))
             reference += float(np.sum(np.square(theta_0)))
     if not math.isfinite(change) or not math.isfinite(reference):
         return float("nan")
     return math.sqrt(change / reference) if reference > 0 else float("nan")
+
+
+def kernels_change(theta_t, theta_0, rows=4096):
+    """`relative_change` of two kernels in hand `[n1, n2]`, by blocks of `rows` (no float64 copy of
+    the whole kernels)."""
+    return relative_change((theta_t[i:i + rows], theta_0[i:i + rows]) for i in range(0, len(theta_0), rows))

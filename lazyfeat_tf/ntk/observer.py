@@ -23,7 +23,7 @@ import numpy as np
 
 from lazyfeat_tf import models
 from lazyfeat_tf.ntk.empirical import empirical_ntk
-from lazyfeat_tf.ntk.full_drift import full_set_drift
+from lazyfeat_tf.ntk.full_drift import full_set_drift, kernels_change
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor
 from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import KernelTracker
@@ -139,6 +139,9 @@ class KernelObserver:
         if self.initial is not None:
             self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self.initial.test_error()
+            if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
+                results["kernel_drift_train_full"] = kernels_change(final[0].numpy(),
+                                                                    self.initial.system.theta.numpy())
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             if all(np.all(np.isfinite(kernel)) for kernel in final):
                 self.initial.restart_on(*final)  # now the final kernel's predictor
@@ -149,7 +152,8 @@ class KernelObserver:
             results["running_kernel_test_errors"] = self.moments.results()
         if self.config.full_drift:
             for split, x in (("train", self.task.x_train), ("test", self.task.x_test)):
-                results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
+                if f"kernel_drift_{split}_full" not in results:
+                    results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
         arrays = {}
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
