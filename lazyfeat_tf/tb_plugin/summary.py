@@ -21,7 +21,6 @@ event writer inside ``with event_file_writer(logdir):``.
 import contextlib
 import contextvars
 import itertools
-import json
 import math
 import os
 import socket
@@ -35,6 +34,7 @@ from tensorboard.compat.proto import tensor_pb2
 from tensorboard.compat.proto import tensor_shape_pb2
 from tensorboard.compat.proto import types_pb2
 
+from lazyfeat_tf import rundir
 from lazyfeat_tf.tb_plugin import metadata
 
 __all__ = [
@@ -199,7 +199,7 @@ def drift_record_summary(record):
     summary.value.add(
         tag=metadata.RECORD_TAG,
         metadata=metadata.create_summary_metadata(metadata.KIND_RECORD),
-        tensor=_string_tensor(json.dumps(_nan_to_none(copy), allow_nan=False, sort_keys=True)),
+        tensor=_string_tensor(rundir.json_text(copy, sort_keys=True)),
     )
     return summary
 
@@ -387,11 +387,3 @@ def _array_tensor(array, dtype):
         ),
         tensor_content=np.ascontiguousarray(little_endian).tobytes(),
     )
-
-
-def _nan_to_none(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    return obj
