@@ -41,7 +41,7 @@ class FitSettings:
         return {name: fit_power_law(ash[m], y[m], n_boot=self.n_boot) for name, m in masks.items()}
 
 
-def _slopes(lx, ly):
+def slopes(lx, ly):
     """Least-squares slopes along the last axis (nan where x has no spread)."""
     mx, my = lx.mean(-1, keepdims=True), ly.mean(-1, keepdims=True)
     var = ((lx - mx) ** 2).sum(-1)
@@ -67,11 +67,11 @@ def fit_power_law(x, y, n_boot=2000, seed=0, level=LEVEL):
     if len(x) < 3 or len({grid_key(v) for v in x}) < 2:  # alpha*sqrt(h) equal but for the last bits
         return None
     lx, ly = np.log(x), np.log(y)
-    slope = float(_slopes(lx, ly))
+    slope = float(slopes(lx, ly))
     prefactor = float(math.exp(ly.mean() - slope * lx.mean()))
     rng = np.random.default_rng(seed)
     index = rng.integers(0, len(x), size=(n_boot, len(x)))
-    boot = _slopes(lx[index], ly[index])
+    boot = slopes(lx[index], ly[index])
     boot = boot[np.isfinite(boot)]
     return {"slope": slope, "prefactor": prefactor, "ci": _interval(boot, level), "n": len(x),
             "distinct": len({grid_key(v) for v in x})}
@@ -109,7 +109,7 @@ def fit_fluctuations(widths, outputs, n_boot=2000, seed=0, level=LEVEL):
     delta = np.sqrt(var)
     if not np.all(delta > 0):
         return None
-    slope = float(_slopes(np.log(h), np.log(delta)))
+    slope = float(slopes(np.log(h), np.log(delta)))
     prefactor = float(math.exp(np.log(delta).mean() - slope * np.log(h).mean()))
     fit = {"slope": slope, "prefactor": prefactor, "ci": None, "n": len(h), "h_var": (h * var).tolist(),
            "delta": delta.tolist()}
@@ -117,7 +117,7 @@ def fit_fluctuations(widths, outputs, n_boot=2000, seed=0, level=LEVEL):
         return fit
     boot_var = _bootstrap_variances(outputs, n_boot, np.random.default_rng(seed))
     ok = np.all(boot_var > 0, axis=1)
-    boot = _slopes(np.broadcast_to(np.log(h), (ok.sum(), len(h))), 0.5 * np.log(boot_var[ok]))
+    boot = slopes(np.broadcast_to(np.log(h), (ok.sum(), len(h))), 0.5 * np.log(boot_var[ok]))
     if len(boot):
         fit["ci"] = _interval(boot, level)
     return fit

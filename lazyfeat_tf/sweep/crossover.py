@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lazyfeat_tf import rundir
+from lazyfeat_tf.report.fits import slopes
 from lazyfeat_tf.sweep import runner
 from lazyfeat_tf.sweep.grid import SweepError, expand, load_config_module
 from lazyfeat_tf.sweep.runner import duration
@@ -291,8 +292,7 @@ def crossings(bracket, search, rng=None, n_boot=0):
 
 def _line(log_h, log_y):
     """(slope, intercept) of least squares along the last axis of `log_y` `[..., n_widths]`."""
-    lx = log_h - log_h.mean()
-    slope = (log_y * lx).sum(-1) / (lx**2).sum()
+    slope = slopes(np.broadcast_to(log_h, np.shape(log_y)), log_y)
     return slope, log_y.mean(-1) - slope * log_h.mean()
 
 
