@@ -78,6 +78,15 @@ def _config_file(argv):
     return next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), "")
 
 
+def _user_error_in(error):
+    """The `UserError` that `error` is, or was raised while handling, or None."""
+    while error is not None:
+        if isinstance(error, UserError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def parse_flags(argv):
     """absl flag parsing where every bad input is one line on stderr and exit 2: a flag's value, an
     unknown flag or `--config.<key>`, a missing required flag, a config file that is missing, does not
@@ -97,6 +106,9 @@ def parse_flags(argv):
         overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
         fail(f"unknown config key in {overrides}: {detail}")
     except Exception as error:  # the config file itself: missing, a syntax error, get_config raising
+        cause = _user_error_in(error)
+        if cause is not None:  # e.g. an unknown scale: config_flags re-raises it inside a traceback
+            fail(f"--config={_config_file(argv)}: {cause}")
         path = _config_file(argv)
         if not os.path.isfile(path) and not os.path.isfile(path.rsplit(":", 1)[0]):
             fail(f"--config={path}: no such file; give a config file, e.g. --config=configs/fc_softplus.py")

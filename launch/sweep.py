@@ -37,10 +37,11 @@ def main(argv):
 
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     points = run_or_exit(sweep.load_sweep, config_file)
+    figures = run_or_exit(sweep.load_figures, config_file)
     summary = run_or_exit(
         sweep.run_sweep, _CONFIG.value, points, _WORKDIR.value, _EXECUTOR.value, _WORKERS.value,
         _THREADS.value, _RAY_ADDRESS.value, _MAX_RETRIES.value, _PROGRESS_EVERY.value,
-        sweep.DEFAULT_TRAIN_FN, config_file)
+        sweep.DEFAULT_TRAIN_FN, config_file, figures)
     if summary["failed"]:
         print(f"error: {summary['failed']} of {summary['total']} runs failed; see "
               f"{summary['workdir']}/failures.json", file=sys.stderr, flush=True)

@@ -36,7 +36,7 @@ import numpy as np
 from lazyfeat_tf import rundir
 from lazyfeat_tf.report.fits import slopes
 from lazyfeat_tf.sweep import runner
-from lazyfeat_tf.sweep.grid import SweepError, expand, load_config_module
+from lazyfeat_tf.sweep.grid import SweepError, call_config_function, expand
 from lazyfeat_tf.sweep.runner import duration
 
 RESULT_FILE = "crossover.json"
@@ -161,8 +161,7 @@ def widths_and_seeds(points, config):
 def load_search(config_file, **flags):
     """The `Search` of a config file's optional `get_crossover()` dict, with the `flags` that are
     not None taking precedence."""
-    module = load_config_module(config_file)
-    settings = dict(module.get_crossover()) if callable(getattr(module, "get_crossover", None)) else {}
+    settings = dict(call_config_function(config_file, "get_crossover", default={}))
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Search)})
     if unknown:
         raise CrossoverError(f"--config={config_file}: get_crossover() sets {unknown[0]!r}, not a field of the "

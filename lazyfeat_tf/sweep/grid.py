@@ -51,24 +51,52 @@ def chain(*grids):
     return [point for grid in grids for point in grid]
 
 
+def split_config_file(config_file):
+    """(path, args) of a `--config` value as config_flags splits it: "f.py:article" gives
+    ("f.py", ("article",)), "f.py" gives ("f.py", ())."""
+    path, *args = config_file.split(":", 1)
+    return path, tuple(args)
+
+
 def load_config_module(config_file):
-    """The config file `config_file` imported as a module (what `config_flags` does with it)."""
-    if not os.path.isfile(config_file):
+    """The config file of `config_file` ("path" or "path:arg") imported as a module (what
+    `config_flags` does with it)."""
+    path, _ = split_config_file(config_file)
+    if not os.path.isfile(path):
         raise SweepError(f"--config={config_file!r}: no such file")
-    name = "_lazyfeat_config_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(config_file))
-    spec = importlib.util.spec_from_file_location(name, config_file)
+    name = "_lazyfeat_config_" + "".join(c if c.isalnum() else "_" for c in os.path.abspath(path))
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def call_config_function(config_file, name, default=None):
+    """`name(*args)` of the config file `config_file` ("path:arg" passes "arg", as to `get_config`),
+    or `default` when the file defines no such function."""
+    module = load_config_module(config_file)
+    function = getattr(module, name, None)
+    if not callable(function):
+        return default
+    return function(*split_config_file(config_file)[1])
+
+
 def load_sweep(config_file):
     """The points of `get_sweep()` in the config file `config_file` (a list of dicts)."""
-    module = load_config_module(config_file)
-    if not callable(getattr(module, "get_sweep", None)):
+    points = call_config_function(config_file, "get_sweep")
+    if points is None:
         raise SweepError(f"--config={config_file!r} defines no get_sweep(): declare the grid there "
                          "(see lazyfeat_tf/sweep/__init__.py)")
-    return module.get_sweep()
+    return points
+
+
+def load_figures(config_file):
+    """The article figures the config file declares (its `FIGURES`, names registered in
+    `lazyfeat_tf.report.article`), as a tuple; () when it declares none."""
+    figures = getattr(load_config_module(config_file), "FIGURES", ())
+    if isinstance(figures, str) or not all(isinstance(f, str) for f in figures):
+        raise SweepError(f"--config={config_file!r}: FIGURES must be a tuple of figure names, got {figures!r}")
+    return tuple(figures)
 
 
 # ----------------------------------------------------------------------------------------------

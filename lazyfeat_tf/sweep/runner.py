@@ -5,7 +5,8 @@ Layout of the sweep directory DIR:
   values with the short key names, e.g. `width=32,alpha_sqrt_h=0.01,seed=0`;
 - `logs/<name>.log`: what each run printed (all attempts); `logs/workers.log`: the local workers'
   own output (TensorFlow start-up lines);
-- `sweep.json`: the plan of the latest invocation (base config, points, executor);
+- `sweep.json`: the plan of the latest invocation (base config, points, executor, the article
+  figures the config file declares, which `launch.report` draws);
 - `sweep.jsonl`: one JSON event per line (sweep start, run started / finished / retry / failed,
   sweep end), appended by every invocation;
 - `failures.json`: the runs that failed in the latest invocation, with their attempts and error.
@@ -125,7 +126,7 @@ def _check_arguments(executor, workers, threads, ray_address, max_retries):
 
 def run_sweep(config, points, workdir, executor="local", workers=None, threads=None,
               ray_address=None, max_retries=2, progress_every=30.0, train_fn=DEFAULT_TRAIN_FN,
-              config_file=None):
+              config_file=None, figures=()):
     """Train every point of `points` on the base `config` into `workdir/runs/<name>`.
 
     Args:
@@ -140,6 +141,8 @@ def run_sweep(config, points, workdir, executor="local", workers=None, threads=N
         progress_every: seconds between progress lines when nothing finishes.
         train_fn: "module:function" run as fn(config, run_workdir) (tests swap it).
         config_file: recorded in sweep.json.
+        figures: names of the article figures the config file declares (`grid.load_figures`),
+            recorded in sweep.json for the report.
 
     Returns:
         A summary dict: total, trained, skipped, failed, failures {name: {...}}, wall_time, ...
@@ -159,17 +162,17 @@ def run_sweep(config, points, workdir, executor="local", workers=None, threads=N
         else:
             pool = executors.RayExecutor(workers, threads, ray_address)
         status = _Status(workdir, len(runs), pool.workers, progress_every)
-        _start(status, pool, runs, config, config_file, ray_address, max_retries)
+        _start(status, pool, runs, config, config_file, figures, ray_address, max_retries)
         loop = _Loop(pool, status, train_fn, max_retries)
         loop.add(runs)
         loop.run()
         return _finish(status, pool)
 
 
-def _start(status, executor, runs, config, config_file, ray_address, max_retries):
+def _start(status, executor, runs, config, config_file, figures, ray_address, max_retries):
     """Write the plan (sweep.json) and the start event, and say what is about to run."""
     rundir.atomic_write_json(os.path.join(status.workdir, "sweep.json"), {
-        "config_file": config_file, "base_config": json.loads(config.to_json_best_effort()),
+        "config_file": config_file, "figures": list(figures), "base_config": json.loads(config.to_json_best_effort()),
         "points": [{"name": r.name, "overrides": r.overrides} for r in runs],
         "executor": executor.kind, "ray_address": ray_address, "workers": executor.workers,
         "threads": executor.threads, "max_retries": max_retries, "started": executors.now(),

@@ -1,0 +1,58 @@
+"""Article, figure "test error" (b) and (c): test error vs alpha per width, and vs alpha*sqrt(h).
+
+Setup A (FC, L = 3, Softplus beta = 5, no bias, soft hinge b = 20, plain gradient flow until every
+training margin reaches 1) on Fashion-MNIST parity. In the article each width's curve has a peak
+near alpha*sqrt(h) = 1-10 and the curves collapse when plotted against alpha*sqrt(h) (read off its
+figure: h = 100 spans about 3.05-3.45% test error, h = 300 about 2.9-3.15%, h = 1000 about
+2.7-3.0%).
+
+Scales (append to the file name):
+- `:reduced` (default): P = 1000, 5000 test points, h = 25, 50, 100, alpha*sqrt(h) = 1e-3 ... 1e3
+  in decades, 2 seeds, float32: 42 runs.
+- `:protocol`: the article's protocol where this machine allows it: P = 10,000 and 50,000 test
+  points (as the article), h = 100, alpha*sqrt(h) = 1e-3 ... 1e4 in half decades, 2 seeds, float64,
+  the kernel change on the whole test set: 30 runs, hours (run it in the background; the same
+  command resumes it).
+- `:article`: the article's sizes: P = 10,000, h = 100, 300, 1000, alpha*sqrt(h) = 1e-4 ... 1e7 in
+  half decades, 10 seeds, float64: 690 runs, out of reach of a CPU.
+
+    python -m launch.sweep --config=configs/article/test_error_vs_alpha.py --workdir=runs/error_vs_alpha
+    python -m launch.sweep --config=configs/article/test_error_vs_alpha.py:protocol \
+        --workdir=runs/error_vs_alpha_protocol --workers=1
+    python -m launch.report --workdir=runs/error_vs_alpha
+
+Measured runtime here: see docs/REPRODUCTION.md (runtimes are filled in as the sweeps finish).
+"""
+
+from lazyfeat_tf import sweep
+from lazyfeat_tf.config import setup_a_config
+from lazyfeat_tf.config.scales import pick
+
+FIGURES = ("test_error_vs_alpha",)
+
+
+def _half_decades(low, high):
+    """alpha*sqrt(h) from 10^low to 10^high in half decades (4 significant digits)."""
+    return tuple(float(f"{10 ** (k / 2):.4g}") for k in range(2 * low, 2 * high + 1))
+
+
+def get_config(scale="reduced"):
+    config = setup_a_config()
+    config.alpha_sqrt_h = 1.0  # swept
+    config.data.n_train, config.data.n_test = pick(scale, reduced=(1000, 5000), protocol=(10_000, 50_000),
+                                                   article=(10_000, 50_000))
+    config.dtype = pick(scale, reduced="float32", protocol="float64", article="float64")
+    config.dynamics.max_steps = pick(scale, reduced=100_000, protocol=1_000_000, article=1_000_000)
+    config.dynamics.num_records = 80
+    return config
+
+
+def get_sweep(scale="reduced"):
+    widths, ash, seeds = pick(
+        scale,
+        reduced=((25, 50, 100), tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
+        protocol=((100,), _half_decades(-3, 4), (0, 1)),
+        article=((100, 300, 1000), _half_decades(-4, 7), tuple(range(10))),
+    )
+    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
+                         sweep.axis("alpha_sqrt_h", ash))
