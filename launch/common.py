@@ -78,13 +78,21 @@ def _config_file(argv):
     return next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), "")
 
 
-def _user_error_in(error):
-    """The `UserError` that `error` is, or was raised while handling, or None."""
-    while error is not None:
-        if isinstance(error, UserError):
-            return error
+def _fail_for_config_argument(error, argv):
+    """One line and exit 2 when loading the config file failed on its argument (`FILE:ARG`): a
+    `UserError` of its `get_config` (e.g. an unknown scale; config_flags re-raises it inside a
+    traceback), or a `get_config` that takes no argument. Returns otherwise."""
+    chain = []
+    while error is not None and len(chain) < 10:
+        chain.append(error)
         error = error.__cause__ or error.__context__
-    return None
+    config_file = _config_file(argv)
+    user_errors = [e for e in chain if isinstance(e, UserError)]
+    if user_errors:  # the last one is the original; config_flags wraps it in a copy with a traceback
+        fail(f"--config={config_file}: {user_errors[-1]}")
+    path, _, argument = config_file.partition(":")
+    if argument and any("get_config() takes 0 positional arguments" in str(e) for e in chain):
+        fail(f"--config={config_file}: {path} takes no argument after ':'; use --config={path}")
 
 
 def parse_flags(argv):
@@ -96,6 +104,7 @@ def parse_flags(argv):
         if "config" in flags.FLAGS and flags.FLAGS["config"].value is not None:
             flags.FLAGS["config"].value.to_dict()  # config_flags defers a loading failure to the first use
     except flags.Error as error:
+        _fail_for_config_argument(error, argv)
         fail(f"{error} (see --helpshort)")
     except (AttributeError, KeyError) as error:
         while error.args and isinstance(error.args[0], BaseException):  # ml_collections nests a KeyError
@@ -106,9 +115,7 @@ def parse_flags(argv):
         overrides = " ".join(a for a in argv[1:] if a.startswith("--config."))
         fail(f"unknown config key in {overrides}: {detail}")
     except Exception as error:  # the config file itself: missing, a syntax error, get_config raising
-        cause = _user_error_in(error)
-        if cause is not None:  # e.g. an unknown scale: config_flags re-raises it inside a traceback
-            fail(f"--config={_config_file(argv)}: {cause}")
+        _fail_for_config_argument(error, argv)
         path = _config_file(argv)
         if not os.path.isfile(path) and not os.path.isfile(path.rsplit(":", 1)[0]):
             fail(f"--config={path}: no such file; give a config file, e.g. --config=configs/fc_softplus.py")
