@@ -35,7 +35,7 @@ OFFSETS = (-0.003, -0.001, 0.001, 0.003)
 SEEDS = tuple(range(len(OFFSETS)))
 WIDTHS = (16, 100, 256)
 ASH = tuple(10.0**k for k in range(-3, 5))
-SMALL = dict(widths=(16, 100), ash_values=(1e-3, 1e-2, 1.0, 1e3, 1e4))
+SMALL = {"widths": (16, 100), "ash_values": (1e-3, 1e-2, 1.0, 1e3, 1e4)}
 LAZY_GAP = 0.01
 GAPS = {"depth": 0.005, "alphaf": 0.002, "bias": -0.001, "gradient_flow_vs_adam": 0.003}
 """Test-error offsets of the families compared with the base one (depth 9, F = alpha f, bias, Adam)."""
@@ -58,12 +58,12 @@ def frozen_law(width):
 
 
 def write_metrics(path, t1):
-    times = t1 * np.geomspace(1e-3, 1e3, 25)
+    """metrics.jsonl of a run: alpha^2 L(t) = 1 / (1 + t / t1), ||F_t - F_0|| = t / (t + t1)."""
+    times = np.concatenate([[0.0], t1 * np.geomspace(1e-3, 1e3, 25)])
+    records = [{"step": step, "t": t, "train_loss_unscaled": 1 / (1 + t / t1), "output_change_test": t / (t + t1)}
+               for step, t in enumerate(times)]
     with open(os.path.join(path, "metrics.jsonl"), "w") as f:
-        f.write(json.dumps({"step": 0, "t": 0.0, "train_loss_unscaled": 1.0, "output_change_test": 0.0}) + "\n")
-        for step, t in enumerate(times, 1):
-            f.write(json.dumps({"step": step, "t": t, "train_loss_unscaled": 1 / (1 + t / t1),
-                                "output_change_test": t / (t + t1)}) + "\n")
+        f.writelines(json.dumps(record) + "\n" for record in records)
 
 
 def fabricate(root, widths=WIDTHS, ash_values=ASH, seeds=SEEDS, gap=0.0, kernels=True, **family):
@@ -76,18 +76,17 @@ def fabricate(root, widths=WIDTHS, ash_values=ASH, seeds=SEEDS, gap=0.0, kernels
                 outputs = BASE + rng.normal(size=N_TEST) * math.sqrt(250 / (width * size))
                 noise = math.exp(0.05 * rng.normal())
                 t1 = 3 * ash if ash < 1 else 3.0
-                fields = dict(
+                kernel_fields = {"kernel_drift_test_full": (ash**-1 if ash >= 1 else ash ** (-4 / 3)) * noise,
+                                 "init_kernel_test_error": frozen_law(width)} if kernels else {}
+                results = make_results(
                     alpha=ash / math.sqrt(width), alpha_sqrt_h=ash, width=width, seed=seed, status="converged",
                     converged=True, train_error=0.0, test_error=error_law(width, ash, seed, gap), train_loss=1e-4,
                     test_loss=0.3, t=1e3 * t1, t1=t1 if kernels else None, steps=1000, rejected_steps=10,
                     wall_time=1.0, relative_weight_change=0.1, relative_weight_change_layers={"dense": 0.1},
-                    min_margin=1.0, n_params=100, kernel_drift_train=None, kernel_drift_test=None)
-                if kernels:
-                    fields.update(kernel_drift_test_full=(ash**-1 if ash >= 1 else ash ** (-4 / 3)) * noise,
-                                  init_kernel_test_error=frozen_law(width))
+                    min_margin=1.0, n_params=100, kernel_drift_train=None, kernel_drift_test=None, **kernel_fields)
                 path = os.path.join(root, "runs", f"width={width},alpha_sqrt_h={ash:g},seed={seed}")
                 write_run(path, fake_config(width, ash, seed, **{"data__n_test": N_TEST, **family}),
-                          make_results(**fields), {"test_outputs": outputs, "test_labels": LABELS})
+                          results, {"test_outputs": outputs, "test_labels": LABELS})
                 if kernels:
                     write_metrics(path, t1)
     return str(root)
@@ -177,7 +176,9 @@ def test_every_article_figure_is_drawn_and_titled(which, request):
         assert f"### {item['title']}" in summary and f"`{name}.png`" in summary
     notes = {name: item["notes"] for name, item in result["article"].items() if item["notes"]}
     if which == "compared_report":  # each comparison holds the base family and one other
-        assert notes == {name: [f"3 families have no counterpart differing only in {', '.join(k.replace('__', '.') for k in COMPARED[name])} and are left out."] for name in COMPARED}
+        keys = {name: ", ".join(k.replace("__", ".") for k in overrides) for name, overrides in COMPARED.items()}
+        assert notes == {name: [f"3 families have no counterpart differing only in {keys[name]} and are left out."]
+                         for name in COMPARED}
     else:  # the families of other P have no kernels
         assert set(notes) == {"test_error_vs_h"}
         assert len(notes["test_error_vs_h"]) == len(SIZES)
@@ -322,21 +323,21 @@ def test_without_sweep_json_no_article_figure_unless_asked(tmp_path, monkeypatch
 
 def run_report(workdir, *flags):
     return subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={workdir}", "--n_boot=200", *flags],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_launcher_figures_flag(tmp_path):
     """`--figures` draws those article figures whatever sweep.json says; an unknown name is one line
     on stderr, exit 2, and nothing is written."""
-    small = dict(widths=(16,), ash_values=(1e-2, 1e3), seeds=(0, 1), kernels=False)
+    small = {"widths": (16,), "ash_values": (1e-2, 1e3), "seeds": (0, 1), "kernels": False}
     fabricate(tmp_path / "a", **small)
     fabricate(tmp_path / "b", gap=GAPS["depth"], model__depth=9, **small)
     write_sweep_json(tmp_path, ["test_error_vs_alpha"])
     bad = run_report(tmp_path, "--figures=depth,nope")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        f"error: --figures=depth,nope: unknown article figure 'nope'; the known ones are "
-        f"{', '.join(article.ARTICLE_FIGURES)}"]
+        "error: --figures=depth,nope: unknown article figure 'nope'; the known ones are "
+        + ", ".join(article.ARTICLE_FIGURES)]
     assert not os.path.exists(tmp_path / "report")
     ok = run_report(tmp_path, "--figures=depth,var_vs_p")
     assert ok.returncode == 0, ok.stderr
@@ -344,7 +345,8 @@ def test_launcher_figures_flag(tmp_path):
     assert os.path.getsize(out / "depth.png") > 5000 and os.path.getsize(out / "depth.pdf") > 5000
     assert not os.path.exists(out / "test_error_vs_alpha.png") and not os.path.exists(out / "var_vs_p.png")
     assert "2 article figures" not in ok.stdout and ", 1 article figures (depth) (PNG + PDF)" in ok.stdout
-    assert "note: article var_vs_p: skipped, needs >= 2 families equal but for data.n_train (P here: 1000)." in ok.stdout
+    assert ("note: article var_vs_p: skipped, needs >= 2 families equal but for data.n_train (P here: 1000)."
+            in ok.stdout)
     assert "### Article, other (d): L = 3 vs L = 9" in summary_of(str(tmp_path))
     assert os.path.exists(out / "family-1" / "test_error_collapse.png")  # the generic figures are drawn too
 

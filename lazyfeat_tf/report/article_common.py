@@ -16,7 +16,6 @@ from lazyfeat_tf.report.figures import new_figure
 from lazyfeat_tf.report.fits import difference_of_means
 from lazyfeat_tf.report.runs import flatten
 
-
 DEFAULTS = flatten(completed({}))
 """{dotted config key: default value} of a run config."""
 
@@ -86,8 +85,8 @@ def compared_groups(members, keys, strict=False):
     if not panels and not strict and len({value(m) for m in members}) >= 2:
         panels = [list(members)]
     in_panels = {id(m) for g in panels for m in g}
-    order = lambda m: (value(m) != default, value(m))  # noqa: E731
-    return [sorted(g, key=order) for g in panels], [m for m in members if id(m) not in in_panels]
+    panels = [sorted(g, key=lambda m: (value(m) != default, value(m))) for g in panels]
+    return panels, [m for m in members if id(m) not in in_panels]
 
 
 def needs_compared(keys, what):

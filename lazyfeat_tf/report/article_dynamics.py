@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lazyfeat_tf.report.article_common import ArticleDrawn, family_rows, format_fit, no_data
+from lazyfeat_tf.report.article_common import ArticleDrawn, family_rows, format_fit, no_data, percent
 from lazyfeat_tf.report.family import DRIFT_KEYS, values
 from lazyfeat_tf.report.figures import (ash_colors, drift_panel, ensemble_vs_width_panel, fluctuation_panels,
                                         t1_panel)
@@ -35,7 +35,8 @@ def _fluctuation_table(family, fluct):
     for x, item in sorted(fluct.items()):
         w = max(item["widths"])
         cell = ensembles.get((w, x))
-        ensemble = "-" if cell is None else f"{100 * cell['ensemble']:.2f}% vs {100 * cell['single']:.2f}% ({cell['n']} nets)"
+        ensemble = "-" if cell is None else (f"{percent(cell['ensemble'])} vs {percent(cell['single'])} "
+                                             f"({cell['n']} nets)")
         rows.append([f"{x:g}", format_fit(item["fit"], "widths"), f"{item['h_var'][0]:.3g} -> {item['h_var'][-1]:.3g}",
                      f"h = {w}: {ensemble}"])
     median = float(np.median([item["fit"]["slope"] for item in fluct.values()]))
@@ -141,11 +142,11 @@ def _dynamics_lines(m, key, fits, t1_level, settings):
     what = {"kernel_drift": f"kernel change ({DRIFT_KEYS[key]}) vs alpha*sqrt(h)" if key else None,
             "t1": "t1 / (alpha*sqrt(h)) vs alpha*sqrt(h)"}
     lines = [f"- {m.label}:"]
-    for name in article:
+    for name, expected in article.items():
         quantity, regime = name.rsplit("_", 1)
         if name in fits:
             lines.append(f"  - {what[quantity]}, {regime} regime (alpha*sqrt(h) {ranges[regime]}): "
-                         f"{format_fit(fits[name])}; article: {article[name]}")
+                         f"{format_fit(fits[name])}; article: {expected}")
     if t1_level is not None:
         lines.append(f"  - t1 / (alpha*sqrt(h)) in the feature regime: mean {t1_level:.3g} (article: about 3)")
     return lines

@@ -91,7 +91,7 @@ def _ends_table(family, bands):
     alpha*sqrt(h)) and the lazy end (largest); ({h: {...}}, markdown lines)."""
     numbers, rows = {}, []
     for w in family.widths:
-        x, mean, _, n = family.stat("test_error", w)
+        x, mean, _, _ = family.stat("test_error", w)
         if not len(x):
             continue
         best = int(np.argmin(mean))
@@ -118,7 +118,8 @@ def test_error_vs_alpha(members, settings):
         bands = article_bands(m.family)
         for w, (low, high) in bands.items():
             for ax in (ax_alpha, ax_ash):
-                ax.axhspan(low, high, color=colors[w], alpha=0.12, lw=0, label=f"article (read off), h = {w}")
+                ax.axhspan(low, high, fill=False, hatch="//", edgecolor=colors[w], lw=0.8, ls="--",
+                           label=f"article (read off), h = {w}")
         for ax in (ax_alpha, ax_ash):
             ax.set_ylabel("test error (%)")
             ax.legend(fontsize=7)
@@ -175,7 +176,7 @@ def feature_vs_lazy(members, settings):
         _seed_points(ax_points, i - 0.2, feature, "tab:orange", "feature (mean: bar)" if first else None)
         _seed_points(ax_points, i + 0.2, lazy, "tab:blue", "lazy (mean: bar)" if first else None)
         d = difference_of_means(feature, lazy, n_boot=settings.n_boot)
-        yerr = None if d["ci"] is None else [[100 * (d["difference"] - d["ci"][0])], [100 * (d["ci"][1] - d["difference"])]]
+        yerr = None if d["ci"] is None else 100 * np.abs(np.array(d["ci"]) - d["difference"])[:, None]
         ax_diff.errorbar([i], [100 * d["difference"]], yerr=yerr, fmt="o", color="k", capsize=4)
         numbers.setdefault(m.label, {})[w] = {
             "feature": {"alpha_sqrt_h": x_feature, "mean": float(feature.mean()), "n": len(feature)},

@@ -26,8 +26,9 @@ def _error_curves(ax, panel, labels):
         for j, w in enumerate(m.family.widths):
             x, mean, std, _ = m.family.stat("test_error", w)
             if len(x):
-                ax.errorbar(x, 100 * mean, yerr=100 * std, fmt=MARKERS[j % len(MARKERS)], ls=LINESTYLES[j % len(LINESTYLES)],
-                            color=colors(i % 10), ms=4, capsize=2, label=f"{labels[id(m)]}, h = {w}")
+                ax.errorbar(x, 100 * mean, yerr=100 * std, fmt=MARKERS[j % len(MARKERS)],
+                            ls=LINESTYLES[j % len(LINESTYLES)], color=colors(i % 10), ms=4, capsize=2,
+                            label=f"{labels[id(m)]}, h = {w}")
     ax.set_xscale("log")
     ax.set_xlabel(r"$\alpha\sqrt{h}$")
     ax.set_ylabel("test error (%)")
@@ -54,7 +55,11 @@ def _difference_lines(panel, labels, settings):
     `fits.difference_of_means`}, lines)."""
     reference, differences, lines = panel[0], {}, []
     for m in panel[1:]:
-        for w in sorted(set(m.family.widths) & set(reference.family.widths)):
+        widths = sorted(set(m.family.widths) & set(reference.family.widths))
+        if not widths:
+            lines.append(f"  - ({labels[id(m)]}) and ({labels[id(reference)]}) have no width in common: no difference "
+                         "computed")
+        for w in widths:
             common = sorted(set(m.family.stat("test_error", w)[0]) & set(reference.family.stat("test_error", w)[0]))
             ends = dict(zip(("feature", "lazy"), regime_ends(common, settings)))
             if not any(ends.values()):
@@ -84,8 +89,8 @@ def compared_figure(keys):
         fig, axes = panel_grid(len(panels), ncols=2, width=6.5, height=4.6)
         numbers, lines = {}, []
         n = len(left_out)
-        notes = [f"{n} famil{'y has' if n == 1 else 'ies have'} no counterpart differing only in {', '.join(keys)} "
-                 f"and {'is' if n == 1 else 'are'} left out."] if n else []
+        notes = [(f"{n} famil{'y has' if n == 1 else 'ies have'} no counterpart differing only in "
+                  f"{', '.join(keys)} and {'is' if n == 1 else 'are'} left out.")] if n else []
         for i, (ax, panel, title) in enumerate(zip(axes, panels, panel_titles(panels, keys))):
             labels = curve_labels(panel, keys)
             _error_curves(ax, panel, labels)
@@ -132,8 +137,11 @@ def needs_var_vs_p(members, settings):
 
 def _variance_fit(sizes, outputs, n_boot):
     """Var[F] ~ P^slope from `fits.fit_fluctuations` (delta F = sqrt(Var[F]), so twice its slope and
-    CI): a dict slope, ci (None with < 3 seeds at some P), n (values of P), P, var, prefactor."""
+    CI): a dict slope, ci (None with < 3 seeds at some P), n (values of P), P, var, prefactor; None
+    when Var[F] = 0 at some P."""
     fit = fit_fluctuations(sizes, outputs, n_boot=n_boot)
+    if fit is None:
+        return None
     return {"slope": 2 * fit["slope"], "ci": None if fit["ci"] is None else tuple(2 * c for c in fit["ci"]),
             "n": fit["n"], "P": list(sizes), "var": [d**2 for d in fit["delta"]], "prefactor": fit["prefactor"]**2}
 
@@ -145,12 +153,15 @@ def _error_vs_p(ax, panel):
         return
     w = max(widths)
     common = sorted(set.intersection(*(set(m.family.stat("test_error", w)[0]) for m in panel)))
-    colors = ash_colors(np.array(common)) if common else {}
-    for x in pick_ash(common) if common else []:
-        sizes = [m.family.config["data.n_train"] for m in panel]
+    if not common:
+        return
+    colors = ash_colors(np.array(common))
+    sizes = [m.family.config["data.n_train"] for m in panel]
+    for x in pick_ash(common):
         errors = [m.family.cell_values("test_error", w, x) for m in panel]
-        ax.errorbar(sizes, [100 * e.mean() for e in errors], yerr=[100 * e.std(ddof=1) if len(e) > 1 else 0.0 for e in errors], fmt="o-",
-                    color=colors[x], ms=4, capsize=2, label=rf"h = {w}, $\alpha\sqrt{{h}}$ = {x:g}")
+        std = [e.std(ddof=1) if len(e) > 1 else 0.0 for e in errors]
+        ax.errorbar(sizes, [100 * e.mean() for e in errors], yerr=100 * np.array(std), fmt="o-", color=colors[x],
+                    ms=4, capsize=2, label=rf"h = {w}, $\alpha\sqrt{{h}}$ = {x:g}")
     ax.set_xscale("log")
     ax.set_xlabel("P (training points)")
     ax.set_ylabel("test error (%)")
@@ -165,7 +176,8 @@ def var_vs_p(members, settings):
     pair of panels per group of families equal but for data.n_train. Numbers: {panel title: {(h,
     alpha*sqrt(h)): fit (see `_variance_fit`)}}."""
     panels, _ = compared_groups(members, P_KEY, strict=True)
-    panels = [(panel, title) for panel, title in zip(panels, panel_titles(panels, P_KEY)) if _lazy_cells(panel, settings)]
+    panels = [(panel, title) for panel, title in zip(panels, panel_titles(panels, P_KEY))
+              if _lazy_cells(panel, settings)]
     fig, axes = panel_grid(2 * len(panels), ncols=2, width=5.5, height=4.2)
     numbers, lines = {}, []
     for i, (panel, title) in enumerate(panels):
@@ -177,6 +189,9 @@ def var_vs_p(members, settings):
         lines.append(f"- {name}: Var[F] ~ P^slope in the lazy regime (alpha*sqrt(h) >= {settings.lazy_min:g}):")
         for (w, x), items in cells.items():
             fit = _variance_fit([p for p, _ in items], [o for _, o in items], settings.n_boot)
+            if fit is None:
+                lines.append(f"  - h = {w}, alpha*sqrt(h) = {x:g}: no fit, Var[F] = 0 at some P")
+                continue
             numbers[name][(w, x)] = fit
             style = LINESTYLES[sorted({c[0] for c in cells}).index(w) % len(LINESTYLES)]
             ax_var.plot(fit["P"], fit["var"], "o", color=colors[x], ms=4)
@@ -185,8 +200,9 @@ def var_vs_p(members, settings):
             ax_var.plot(grid, fit["prefactor"] * grid ** fit["slope"], style, color=colors[x], lw=1,
                         label=rf"h = {w}, $\alpha\sqrt{{h}}$ = {x:g}: slope {fit['slope']:.2f}{ci}")
             seeds = sorted({o.shape[0] for _, o in items})
+            variances = ", ".join(f"{v:.3g} (P = {p})" for p, v in zip(fit["P"], fit["var"]))
             lines.append(f"  - h = {w}, alpha*sqrt(h) = {x:g}: {format_fit(fit, 'values of P')}, seeds per P: "
-                         f"{seeds[0]}-{seeds[-1]}; Var[F] = " + ", ".join(f"{v:.3g} (P = {p})" for p, v in zip(fit["P"], fit["var"])))
+                         f"{seeds[0]}-{seeds[-1]}; Var[F] = {variances}")
         ax_var.set_xscale("log")
         ax_var.set_yscale("log")
         ax_var.set_xlabel("P (training points)")

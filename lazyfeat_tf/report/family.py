@@ -1,6 +1,7 @@
 """One figure family's runs grouped by (width h, alpha*sqrt(h)): statistics over seeds, the seeds'
 test outputs, ensemble averages and fluctuations."""
 
+import functools
 import json
 import os
 
@@ -65,7 +66,7 @@ class Family:
         the train probes, else None."""
         return next((k for k in DRIFT_KEYS if self.has(k)), None)
 
-    @property
+    @functools.cached_property
     def config(self):
         """{dotted config key: value} the family's runs share (all but `runs.AXES` and the execution keys)."""
         return json.loads(self.rows[0]["family"])

@@ -138,7 +138,7 @@ def article_markdown(drawn, out):
             md.append("Files: " + ", ".join(f"`{os.path.relpath(path, out)}`" for path in item["files"]))
         else:
             md.append(f"`{name}`: not drawn.")
-        md += item["lines"]
+        md += [""] + item["lines"]
         if item["notes"]:
             md += ["", "Notes:"] + [f"- {note}" for note in item["notes"]]
     return md
