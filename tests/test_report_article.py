@@ -123,11 +123,11 @@ PROTOCOL_FIGURES = ("test_error_vs_h", "test_error_vs_alpha", "fluctuations_vs_h
 @pytest.fixture(scope="module")
 def protocol_report(tmp_path_factory):
     """The figures of one protocol over the base family (P = 1000, the full grid, kernels) and two
-    families equal to it but for P (`SIZES`, a smaller grid, no kernels)."""
+    families equal to it but for P (`SIZES`, h = 100 only, no kernels)."""
     root = tmp_path_factory.mktemp("protocol")
     fabricate(root / "base")
     for size in SIZES:
-        fabricate(root / f"p{size}", kernels=False, data__n_train=size, **SMALL)
+        fabricate(root / f"p{size}", kernels=False, data__n_train=size, widths=(100,), ash_values=SMALL["ash_values"])
     return make_article_report(root, PROTOCOL_FIGURES)
 
 
@@ -179,11 +179,8 @@ def test_every_article_figure_is_drawn_and_titled(which, request):
         keys = {name: ", ".join(k.replace("__", ".") for k in overrides) for name, overrides in COMPARED.items()}
         assert notes == {name: [f"3 families have no counterpart differing only in {keys[name]} and are left out."]
                          for name in COMPARED}
-    else:  # the families of other P have no kernels
-        assert set(notes) == {"test_error_vs_h"}
-        assert len(notes["test_error_vs_h"]) == len(SIZES)
-        assert all(note.endswith(": no run has init_kernel_test_error (config.kernels.predictors was off), so there "
-                                 "is no frozen-Theta_0 curve.") for note in notes["test_error_vs_h"])
+    else:
+        assert notes == {}
         assert ARTICLE_NAMES.keys() == article.ARTICLE_FIGURES.keys()
 
 
@@ -203,7 +200,8 @@ def test_test_error_figures_numbers(protocol_report):
         assert cell["lazy_end"][1] - cell["best"][1] == pytest.approx(LAZY_GAP)
     summary = summary_of(root)
     p10k = next(lab for lab in vs_alpha if "n_train=10000" in lab)
-    assert set(vs_alpha[p10k]) == {16, 100}
+    assert set(vs_alpha[p10k]) == {100}
+    assert list(result["article"]["test_error_vs_h"]["numbers"]) == [label]  # the only family with >= 2 widths
     # The article's band of h = 100 is shaded (and listed) for Fashion-MNIST with P = 10,000 only.
     def mean(x):
         return f"{100 * (error_law(100, x, 0) - OFFSETS[0]):.2f}%"
@@ -216,6 +214,7 @@ def test_feature_vs_lazy_difference_and_ci(protocol_report):
     root, result, _ = protocol_report
     numbers = result["article"]["feature_vs_lazy"]["numbers"][base_label(result)]
     assert sorted(numbers) == list(WIDTHS)
+    assert len(result["article"]["feature_vs_lazy"]["numbers"]) == 1 + len(SIZES)
     summary = summary_of(root)
     for w in WIDTHS:
         cell = numbers[w]
@@ -269,7 +268,7 @@ def test_compared_families_differences(compared_report):
 def test_var_vs_p_slope(protocol_report):
     _, result, _ = protocol_report
     (panel,) = result["article"]["var_vs_p"]["numbers"].values()
-    assert set(panel) == {(w, x) for w in SMALL["widths"] for x in (1e3, 1e4)}
+    assert set(panel) == {(100, x) for x in (1e3, 1e4)}
     for (w, x), fit in panel.items():
         assert fit["P"] == [250, 1000, 10_000]
         assert fit["ci"][0] < -1.0 < fit["ci"][1] and fit["slope"] == pytest.approx(-1.0, abs=0.1), (w, x, fit)
@@ -310,11 +309,16 @@ def test_needs_notes_when_nothing_can_be_drawn(tmp_path, monkeypatch):
 def test_without_sweep_json_no_article_figure_unless_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(report.figures, "FIGURES", [])
     monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
-    fabricate(tmp_path, widths=(16, 100), ash_values=(1e-2, 1e3), seeds=(0, 1))
+    fabricate(tmp_path, widths=(16, 100), ash_values=(1e-2, 1e3), seeds=(0, 1), kernels=False)
     result = report.make_report(str(tmp_path), n_boot=200)
     assert result["article"] == {} and "Article figures" not in summary_of(str(tmp_path))
-    result = report.make_report(str(tmp_path), n_boot=200, article_figures=["feature_vs_lazy"])
-    assert list(result["article"]) == ["feature_vs_lazy"] and result["article"]["feature_vs_lazy"]["files"]
+    result = report.make_report(str(tmp_path), n_boot=200, article_figures=["feature_vs_lazy", "test_error_vs_h"])
+    assert list(result["article"]) == ["feature_vs_lazy", "test_error_vs_h"]
+    assert all(item["files"] for item in result["article"].values())
+    (label,) = [f["label"] for f in result["families"]]
+    assert result["article"]["test_error_vs_h"]["notes"] == [  # drawn without the frozen-Theta_0 curve
+        f"{label}: no run has init_kernel_test_error (config.kernels.predictors was off), so there is no "
+        "frozen-Theta_0 curve."]
     write_sweep_json(tmp_path, ["nope"])
     with pytest.raises(report.ReportError, match=r"sweep.json declares an unknown article figure 'nope'; the known "
                                                  r"ones are test_error_vs_h, test_error_vs_alpha, "):

@@ -149,6 +149,8 @@ def _dynamics_lines(m, key, fits, t1_level, settings):
                          f"{format_fit(fits[name])}; article: {expected}")
     if t1_level is not None:
         lines.append(f"  - t1 / (alpha*sqrt(h)) in the feature regime: mean {t1_level:.3g} (article: about 3)")
+    if len(lines) == 1:
+        lines.append("  - no exponent could be fitted (see the notes)")
     return lines
 
 
