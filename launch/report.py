@@ -1,8 +1,13 @@
 """Report of a sweep: `python -m launch.report --workdir=DIR`.
 
-Gathers every run directory under DIR into DIR/report/runs.csv, draws the article's figures (PNG and
-PDF) and writes the fitted exponents with bootstrap confidence intervals to DIR/report/summary.md.
-See lazyfeat_tf/report/ for what each figure shows.
+Gathers every run directory under DIR into DIR/report/runs.csv, draws the figures of every family of
+runs (PNG and PDF) and writes the fitted exponents with bootstrap confidence intervals to
+DIR/report/summary.md. It also draws, once over all the families, each article figure DIR/sweep.json
+declares (the `FIGURES` of the sweep's config file), or those of `--figures=name,name` whatever
+sweep.json says: test_error_vs_h, test_error_vs_alpha, fluctuations_vs_h, time_dynamics, alphaf, bias,
+depth, gradient_flow_vs_adam, var_vs_p, feature_vs_lazy (see lazyfeat_tf/report/article.py).
+
+    python -m launch.report --workdir=runs/error_vs_alpha [--figures=test_error_vs_alpha,time_dynamics]
 """
 
 from absl import app, flags
@@ -15,6 +20,8 @@ _LAZY_MIN = flags.DEFINE_float("lazy_min", 100.0, "Lazy-regime fits use alpha*sq
                                "range: nearer the crossover, second-order terms steepen the slopes).")
 _FEATURE_MAX = flags.DEFINE_float("feature_max", 0.1, "Feature-regime fits use alpha*sqrt(h) <= this.")
 _N_BOOT = flags.DEFINE_integer("n_boot", 2000, "Bootstrap resamples of the confidence intervals.", lower_bound=100)
+_FIGURES = flags.DEFINE_list("figures", None, "Article figures to draw, comma-separated (default: those "
+                             "WORKDIR/sweep.json declares; none without it).")
 
 
 def main(argv):
@@ -22,7 +29,7 @@ def main(argv):
     from lazyfeat_tf import report
 
     result = run_or_exit(report.make_report, _WORKDIR.value, _OUT.value, _LAZY_MIN.value,
-                         _FEATURE_MAX.value, _N_BOOT.value)
+                         _FEATURE_MAX.value, _N_BOOT.value, _FIGURES.value)
     print("\n".join(report.describe(result)))
 
 

@@ -1,6 +1,8 @@
 """One figure family's runs grouped by (width h, alpha*sqrt(h)): statistics over seeds, the seeds'
 test outputs, ensemble averages and fluctuations."""
 
+import functools
+import json
 import os
 
 import numpy as np
@@ -15,6 +17,20 @@ DRIFT_KEYS = {"kernel_drift_test_full": "whole test set", "kernel_drift_test": "
 def values(rows, key):
     """The rows' `key` as a float array (nan where None)."""
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], float)
+
+
+def _stats(keys, cells, key):
+    """(keys, mean, std, n) arrays over the `cells` (lists of rows, one per key) with finite `key`."""
+    xs, means, stds, ns = [], [], [], []
+    for x, rows in zip(keys, cells):
+        cell = values(rows, key)
+        cell = cell[np.isfinite(cell)]
+        if len(cell):
+            xs.append(x)
+            means.append(cell.mean())
+            stds.append(cell.std(ddof=1) if len(cell) > 1 else 0.0)
+            ns.append(len(cell))
+    return np.array(xs), np.array(means), np.array(stds), np.array(ns)
 
 
 def _load_outputs(row):
@@ -50,18 +66,28 @@ class Family:
         the train probes, else None."""
         return next((k for k in DRIFT_KEYS if self.has(k)), None)
 
+    @functools.cached_property
+    def config(self):
+        """{dotted config key: value} the family's runs share (all but `runs.AXES` and the execution keys)."""
+        return json.loads(self.rows[0]["family"])
+
+    def cell_values(self, key, width, x):
+        """The finite values of `key` over the seeds of the cell (width, alpha*sqrt(h) `x`), a 1-d array."""
+        cell = values(self.cells.get((width, x), []), key)
+        return cell[np.isfinite(cell)]
+
     def stat(self, key, width):
         """(alpha*sqrt(h), mean, std, n) arrays over the cells of `width` with finite values."""
-        xs, means, stds, ns = [], [], [], []
-        for x in self.ash:
-            cell = values(self.cells.get((width, x), []), key)
-            cell = cell[np.isfinite(cell)]
-            if len(cell):
-                xs.append(x)
-                means.append(cell.mean())
-                stds.append(cell.std(ddof=1) if len(cell) > 1 else 0.0)
-                ns.append(len(cell))
-        return np.array(xs), np.array(means), np.array(stds), np.array(ns)
+        return _stats(self.ash, [self.cells.get((width, x), []) for x in self.ash], key)
+
+    def stat_vs_width(self, key, x):
+        """(h, mean, std, n) arrays over the cells at alpha*sqrt(h) `x` with finite values."""
+        return _stats(self.widths, [self.cells.get((w, x), []) for w in self.widths], key)
+
+    def pooled_vs_width(self, key):
+        """(h, mean, std, n) arrays over all the runs of each width (every alpha*sqrt(h) and seed) with
+        finite values."""
+        return _stats(self.widths, [[r for r in self.rows if r["width"] == w] for w in self.widths], key)
 
     def outputs(self, width, x):
         """([n_seeds, n_test] test outputs, labels) of a cell, or None when they do not line up."""

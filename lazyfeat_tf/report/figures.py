@@ -71,7 +71,7 @@ def new_figure(ncols=1, nrows=1, width=5.0, height=3.8, **subplots):
     return fig, axes
 
 
-def _width_axis(ax, widths):
+def width_axis(ax, widths):
     """A log h axis with a plain tick at every width."""
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
@@ -92,14 +92,14 @@ def save(fig, out, name):
     return paths
 
 
-def _width_colors(widths):
+def width_colors(widths):
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]
     return {w: cmap(0.85 * i / max(len(widths) - 1, 1)) for i, w in enumerate(widths)}
 
 
-def _ash_colors(ash):
+def ash_colors(ash):
     from matplotlib import colormaps
 
     cmap = colormaps["plasma"]
@@ -123,9 +123,7 @@ def _fit_label(name, fit):
     return f"{name}: slope {fit['slope']:.2f} [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}] ({LEVEL:.0%} CI)"
 
 
-
-
-def _finish_regime_fit_axes(ax, xs, fits, settings, ylabel, title):
+def finish_regime_fit_axes(ax, xs, fits, settings, ylabel, title):
     """Log-log axes over alpha*sqrt(h) with the fitted power laws of the feature (x <= feature_max,
     dashed) and lazy (x >= lazy_min, solid) regimes over their ranges of `xs`, those ranges shaded,
     labels, grid and legend."""
@@ -147,11 +145,114 @@ def _finish_regime_fit_axes(ax, xs, fits, settings, ylabel, title):
     ax.legend(fontsize=7)
 
 
-def _pick_ash(ash):
+def pick_ash(ash):
     """Up to three alpha*sqrt(h): the smallest, the one nearest 1, the largest."""
     ash = sorted(ash)
     middle = min(ash, key=lambda v: abs(math.log10(v)))
     return sorted({ash[0], middle, ash[-1]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Panels (the family figures below and the article figures, `article_*.py`, are made of them)
+
+
+def error_curves(ax_alpha, ax_ash, family, scale=1.0):
+    """Test error (times `scale`, e.g. 100 for %) vs alpha on `ax_alpha` and vs alpha*sqrt(h) on
+    `ax_ash`, one curve per width (mean, and standard deviation over seeds shaded); returns the
+    {width: color} used."""
+    colors = width_colors(family.widths)
+    for w in family.widths:
+        x, mean, std, _ = family.stat("test_error", w)
+        if not len(x):
+            continue
+        mean, std = mean * scale, std * scale
+        for ax, xs in ((ax_alpha, x / math.sqrt(w)), (ax_ash, x)):
+            ax.plot(xs, mean, "o-", color=colors[w], label=f"h = {w}", ms=4)
+            ax.fill_between(xs, mean - std, mean + std, color=colors[w], alpha=0.15, lw=0)
+    ax_alpha.set_xlabel(r"$\alpha$")
+    ax_ash.set_xlabel(r"$\alpha\sqrt{h}$")
+    for ax in (ax_alpha, ax_ash):
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3, lw=0.5)
+    return colors
+
+
+def drift_panel(ax, family, settings, title="kernel change at the end of training"):
+    """The kernel change (`Family.drift_key`) vs alpha*sqrt(h), one colour per width (mean and
+    standard deviation over seeds), with power laws fitted over the runs of each regime, pooled over
+    widths; returns ({"feature": fit, "lazy": fit} of those that could be fitted, notes)."""
+    key = family.drift_key()
+    fits = settings.regime_fits(values(family.rows, "alpha_sqrt_h"), values(family.rows, key))
+    notes = [f"no {name}-regime fit (needs >= 3 runs at >= 2 values of alpha*sqrt(h) {settings.ranges()[name]})."
+             for name, fit in fits.items() if fit is None]
+    colors = width_colors(family.widths)
+    for w in family.widths:
+        x, mean, std, _ = family.stat(key, w)
+        if len(x):
+            ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
+    fits = {name: fit for name, fit in fits.items() if fit is not None}
+    finish_regime_fit_axes(ax, family.ash, fits, settings,
+                           rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({DRIFT_KEYS[key]})", title)
+    return fits, notes
+
+
+def t1_panel(ax, family, settings, title="t1: end of the linear dynamics (flat in the feature regime)"):
+    """t1 / (alpha*sqrt(h)) of every run vs alpha*sqrt(h), one colour per width, with power laws
+    fitted in each regime; returns ({"feature": fit, "lazy": fit} of those fitted, notes)."""
+    ash, times = values(family.rows, "alpha_sqrt_h"), values(family.rows, "t1")
+    fits = {name: fit for name, fit in settings.regime_fits(ash, times / ash).items() if fit is not None}
+    missing = int((~np.isfinite(times)).sum())
+    notes = [f"{missing} run(s) never reached alpha^2 L < 1/2 (no t1) and are not drawn."] if missing else []
+    colors = width_colors(family.widths)
+    for w in family.widths:
+        cells = [r for r in family.rows if r["width"] == w and r.get("t1") is not None]
+        if cells:
+            x = values(cells, "alpha_sqrt_h")
+            ax.plot(x, values(cells, "t1") / x, "o", color=colors[w], ms=4, alpha=0.8, label=f"h = {w}")
+    finish_regime_fit_axes(ax, family.ash, fits, settings, r"$t_1 / (\alpha\sqrt{h})$", title)
+    return fits, notes
+
+
+def fluctuation_panels(ax_h_var, ax_delta, family, fluct):
+    """h Var[F] (on `ax_h_var`) and delta F = sqrt(Var[F]) (on `ax_delta`, with h^(-1/2) dotted) vs
+    h, one curve per alpha*sqrt(h) of `fluct` (`Family.fluctuations`); the legend of `ax_delta` gives
+    each curve's fitted slope."""
+    colors = ash_colors(np.array(sorted(fluct)))
+    for x, item in sorted(fluct.items()):
+        h = np.array(item["widths"], float)
+        ax_h_var.plot(h, item["h_var"], "o-", color=colors[x], ms=4, label=rf"$\alpha\sqrt{{h}}$ = {x:g}")
+        ax_delta.plot(h, item["delta"], "o-", color=colors[x], ms=4, label=f"{x:g}: {item['fit']['slope']:.2f}")
+    h_all = np.array(family.widths, float)
+    deltas = [item["delta"][0] for item in fluct.values()]
+    ref = np.exp(np.mean(np.log(deltas))) * (h_all / h_all[0]) ** -0.5
+    ax_delta.plot(h_all, ref, "k:", lw=1, label=r"$h^{-1/2}$")
+    for ax in (ax_h_var, ax_delta):
+        ax.set_yscale("log")
+        width_axis(ax, family.widths)
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.legend(fontsize=7, ncol=2)
+    ax_h_var.set_ylabel(r"$h\,\mathrm{Var}[F]$ (over seeds, mean over test points)")
+    ax_delta.set_ylabel(r"$\delta F = \sqrt{\mathrm{Var}[F]}$")
+    ax_h_var.set_title("h Var[F]: flat if delta F ~ h^(-1/2)")
+    ax_delta.set_title("delta F vs h (legend: alpha*sqrt(h): slope)")
+
+
+def ensemble_vs_width_panel(ax, family, cells, scale=1.0):
+    """The test error (times `scale`) of the single nets (mean) and of their ensemble average vs h at
+    up to three alpha*sqrt(h) (`pick_ash`) of `cells` (`Family.ensembles`)."""
+    ash = sorted({x for _, x in cells})
+    colors = ash_colors(np.array(ash))
+    for x in pick_ash(ash):
+        items = sorted((w, e) for (w, xx), e in cells.items() if xx == x)
+        h = [w for w, _ in items]
+        ax.plot(h, [e["single"] * scale for _, e in items], "o-", color=colors[x], ms=4,
+                label=rf"$\alpha\sqrt{{h}}$ = {x:g}: single")
+        ax.plot(h, [e["ensemble"] * scale for _, e in items], "s--", color=colors[x], ms=4,
+                label=f"ensemble of {items[0][1]['n']}")
+    width_axis(ax, family.widths)
+    ax.set_title("test error vs width: single nets and their ensemble")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -163,20 +264,9 @@ def test_error_collapse(family, settings):
     """Test error vs alpha and vs alpha*sqrt(h), one curve per width (mean and standard deviation over
     seeds): the curves collapse against alpha*sqrt(h) (finding 1)."""
     fig, axes = new_figure(2)
-    colors = _width_colors(family.widths)
-    for w in family.widths:
-        x, mean, std, _ = family.stat("test_error", w)
-        if not len(x):
-            continue
-        for ax, xs in ((axes[0, 0], x / math.sqrt(w)), (axes[0, 1], x)):
-            ax.plot(xs, mean, "o-", color=colors[w], label=f"h = {w}", ms=4)
-            ax.fill_between(xs, mean - std, mean + std, color=colors[w], alpha=0.15, lw=0)
-    axes[0, 0].set_xlabel(r"$\alpha$")
-    axes[0, 1].set_xlabel(r"$\alpha\sqrt{h}$")
+    error_curves(axes[0, 0], axes[0, 1], family)
     for ax in axes[0]:
-        ax.set_xscale("log")
         ax.set_ylabel("test error")
-        ax.grid(alpha=0.3, lw=0.5)
     axes[0, 0].legend(fontsize=8)
     axes[0, 0].set_title("vs alpha: one curve per width")
     axes[0, 1].set_title("vs alpha*sqrt(h): the curves should collapse")
@@ -190,57 +280,27 @@ def kernel_drift(family, settings):
     """||Theta_T - Theta_0||_F / ||Theta_0||_F (whole test set, else test probes, else train probes) vs
     alpha*sqrt(h), with power laws fitted separately in the lazy and feature regimes, pooled over
     widths (finding 4: slope -1 lazy, -a, a < 2, feature)."""
-    key = family.drift_key()
-    fits = settings.regime_fits(values(family.rows, "alpha_sqrt_h"), values(family.rows, key))
-    notes = [f"no {name}-regime fit (needs >= 3 runs at >= 2 values of alpha*sqrt(h) {settings.ranges()[name]})."
-             for name, fit in fits.items() if fit is None]
     fig, axes = new_figure(1, width=6.0, height=4.2)
-    ax = axes[0, 0]
-    colors = _width_colors(family.widths)
-    for w in family.widths:
-        x, mean, std, _ = family.stat(key, w)
-        if len(x):
-            ax.errorbar(x, mean, yerr=std, fmt="o", color=colors[w], ms=4, capsize=2, label=f"h = {w}")
-    which = DRIFT_KEYS[key]
-    _finish_regime_fit_axes(ax, family.ash, fits, settings,
-                            rf"$\|\Theta_T-\Theta_0\|_F / \|\Theta_0\|_F$ ({which})",
-                            "kernel change at the end of training")
-    return Drawn(fig, {f"kernel_drift_{name}": fit for name, fit in fits.items() if fit is not None}, notes)
+    fits, notes = drift_panel(axes[0, 0], family, settings)
+    return Drawn(fig, {f"kernel_drift_{name}": fit for name, fit in fits.items()}, notes)
 
 
-def _needs_fluctuations(family, settings):
+def needs_fluctuations(family, settings):
+    """The note of a family without fluctuations to draw (see `Family.fluctuations`), or None."""
     if family.fluctuations(settings.n_boot):
         return None
     return ("skipped, needs >= 2 seeds at the same (alpha, h) for >= 2 widths (this sweep has at most "
             f"{family.max_seeds} seed(s) per point and {len(family.widths)} width(s)).")
 
 
-@figure("fluctuations", needs=_needs_fluctuations)
+@figure("fluctuations", needs=needs_fluctuations)
 def fluctuations(family, settings):
     """h*Var[F] and delta F = sqrt(Var[F]) vs h, where Var[F] is the variance of the test output F(x)
     over seeds averaged over the test points x; slopes of delta F vs h per alpha*sqrt(h) (finding 3:
     -1/2)."""
     fluct = family.fluctuations(settings.n_boot)
     fig, axes = new_figure(2)
-    colors = _ash_colors(np.array(sorted(fluct)))
-    for x, item in sorted(fluct.items()):
-        h = np.array(item["widths"], float)
-        axes[0, 0].plot(h, item["h_var"], "o-", color=colors[x], ms=4, label=rf"$\alpha\sqrt{{h}}$ = {x:g}")
-        axes[0, 1].plot(h, item["delta"], "o-", color=colors[x], ms=4, label=f"{x:g}: {item['fit']['slope']:.2f}")
-    h_all = np.array(family.widths, float)
-    deltas = [item["delta"][0] for item in fluct.values()]
-    ref = np.exp(np.mean(np.log(deltas))) * (h_all / h_all[0]) ** -0.5
-    axes[0, 1].plot(h_all, ref, "k:", lw=1, label=r"$h^{-1/2}$")
-    for ax in axes[0]:
-        ax.set_yscale("log")
-        _width_axis(ax, family.widths)
-        ax.grid(alpha=0.3, lw=0.5)
-    axes[0, 0].legend(fontsize=7, ncol=2)
-    axes[0, 0].set_ylabel(r"$h\,\mathrm{Var}[F]$ (over seeds, mean over test points)")
-    axes[0, 1].set_ylabel(r"$\delta F = \sqrt{\mathrm{Var}[F]}$")
-    axes[0, 0].set_title("h Var[F]: flat if delta F ~ h^(-1/2)")
-    axes[0, 1].set_title("delta F vs h (legend: alpha*sqrt(h): slope)")
-    axes[0, 1].legend(fontsize=7, ncol=2)
+    fluctuation_panels(axes[0, 0], axes[0, 1], family, fluct)
     return Drawn(fig, {f"delta_F_vs_h@{x:g}": item["fit"] for x, item in fluct.items()})
 
 
@@ -256,7 +316,7 @@ def ensemble(family, settings):
     next to the single nets', vs alpha*sqrt(h) and vs h (finding 3)."""
     cells = family.ensembles()
     fig, axes = new_figure(2)
-    colors = _width_colors(family.widths)
+    colors = width_colors(family.widths)
     ax = axes[0, 0]
     for w in family.widths:
         items = sorted((x, e) for (ww, x), e in cells.items() if ww == w)
@@ -269,42 +329,20 @@ def ensemble(family, settings):
     ax.set_xscale("log")
     ax.set_xlabel(r"$\alpha\sqrt{h}$")
     ax.set_title("single nets (mean) vs ensemble average")
-    ax = axes[0, 1]
-    ash = sorted({x for _, x in cells})
-    ash_colors = _ash_colors(np.array(ash))
-    for x in _pick_ash(ash):
-        items = sorted((w, e) for (w, xx), e in cells.items() if xx == x)
-        h = [w for w, _ in items]
-        ax.plot(h, [e["single"] for _, e in items], "o-", color=ash_colors[x], ms=4,
-                label=rf"$\alpha\sqrt{{h}}$ = {x:g}: single")
-        ax.plot(h, [e["ensemble"] for _, e in items], "s--", color=ash_colors[x], ms=4, label="ensemble")
-    _width_axis(ax, family.widths)
-    ax.set_title("test error vs width")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
+    ensemble_vs_width_panel(axes[0, 1], family, cells)
     for ax in axes[0]:
         ax.set_ylabel("test error")
-        ax.grid(alpha=0.3, lw=0.5)
-        ax.legend(fontsize=7)
     return Drawn(fig)
 
 
 @figure("t1", needs=needs_column(("t1",), "skipped, no run has t1."))
 def t1(family, settings):
     """t1 / (alpha*sqrt(h)) vs alpha*sqrt(h) (finding 4: flat in the feature regime)."""
-    ash, times = values(family.rows, "alpha_sqrt_h"), values(family.rows, "t1")
-    fits = settings.regime_fits(ash, times / ash)
-    missing = int((~np.isfinite(times)).sum())
-    notes = [f"{missing} run(s) never reached alpha^2 L < 1/2 (no t1) and are not drawn."] if missing else []
     fig, axes = new_figure(1, width=6.0, height=4.2)
-    ax = axes[0, 0]
-    colors = _width_colors(family.widths)
-    for w in family.widths:
-        cells = [r for r in family.rows if r["width"] == w and r.get("t1") is not None]
-        if cells:
-            x = values(cells, "alpha_sqrt_h")
-            ax.plot(x, values(cells, "t1") / x, "o", color=colors[w], ms=4, alpha=0.8, label=f"h = {w}")
-    _finish_regime_fit_axes(ax, family.ash, fits, settings, r"$t_1 / (\alpha\sqrt{h})$",
-                            "t1: end of the linear dynamics (flat in the feature regime)")
-    return Drawn(fig, {f"t1_{name}": fit for name, fit in fits.items() if fit is not None}, notes)
+    fits, notes = t1_panel(axes[0, 0], family, settings)
+    return Drawn(fig, {f"t1_{name}": fit for name, fit in fits.items()}, notes)
 
 
 @figure("frozen_kernels", needs=needs_column(("init_kernel_test_error",), "skipped, no run has frozen-kernel "
@@ -363,7 +401,7 @@ def crossover_figure(result, out):
                 label=f"fit: b = {f['b']:.2f} [{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]")
     reference = math.exp(np.mean(np.log(alpha * np.sqrt(h))))
     ax.plot(grid, reference / np.sqrt(grid), ":", color="tab:gray", lw=1.2, label=r"$\propto h^{-1/2}$ (article)")
-    _width_axis(ax, widths)
+    width_axis(ax, widths)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())

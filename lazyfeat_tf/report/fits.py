@@ -77,6 +77,27 @@ def fit_power_law(x, y, n_boot=2000, seed=0, level=LEVEL):
             "distinct": len({grid_key(v) for v in x})}
 
 
+def difference_of_means(a, b, n_boot=2000, seed=0, level=LEVEL):
+    """mean(b) - mean(a) of two independent samples (e.g. test errors over seeds at two settings) with
+    a percentile-bootstrap CI (each sample resampled with replacement, independently).
+
+    Non-finite values are dropped. Returns None when a sample is empty, else a dict: difference, ci
+    (None when a sample has fewer than 2 values), n (len(a), len(b)), means (mean(a), mean(b)).
+    """
+    a, b = (np.asarray(v, float) for v in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not len(a) or not len(b):
+        return None
+    result = {"difference": float(b.mean() - a.mean()), "ci": None, "n": (len(a), len(b)),
+              "means": (float(a.mean()), float(b.mean()))}
+    if min(len(a), len(b)) >= 2:
+        rng = np.random.default_rng(seed)
+        boot = (b[rng.integers(0, len(b), size=(n_boot, len(b)))].mean(1)
+                - a[rng.integers(0, len(a), size=(n_boot, len(a)))].mean(1))
+        result["ci"] = _interval(boot, level)
+    return result
+
+
 def output_variance(outputs):
     """Var[F]: the variance over seeds (rows of `[n_seeds, n_test]`, ddof=1), averaged over points."""
     return float(np.mean(np.var(outputs, axis=0, ddof=1)))

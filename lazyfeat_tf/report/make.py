@@ -1,5 +1,5 @@
 """`make_report`: gather the runs, write runs.csv, draw every registered figure of every family and
-write summary.md."""
+the article figures asked for (`article.py`), and write summary.md."""
 
 import dataclasses
 import json
@@ -8,7 +8,8 @@ import os
 from lazyfeat_tf import rundir
 from lazyfeat_tf.errors import UserError
 from lazyfeat_tf.results import DIVERGED
-from lazyfeat_tf.report import figures, summary
+from lazyfeat_tf.report import article, figures, summary
+from lazyfeat_tf.report.article_common import Member, short_labels
 from lazyfeat_tf.report.family import Family
 from lazyfeat_tf.report.fits import FitSettings
 from lazyfeat_tf.report.runs import family_labels, gather, write_csv
@@ -55,14 +56,35 @@ def report_family(family, out, settings=None):
     return FamilyReport(fits, paths, notes, family.ensembles(), markdown)
 
 
+def _article_names(workdir, names):
+    """The article figures to draw: `names` (from --figures), else those of the workdir's sweep.json;
+    raises ReportError for an unknown name or a sweep.json that cannot be read."""
+    if names is None:
+        try:
+            names = article.declared_figures(workdir)
+        except ValueError as error:
+            raise ReportError(f"{error}; choose the article figures with --figures=name,name") from None
+        source = f"{os.path.join(workdir, 'sweep.json')} declares an"
+    else:
+        source = f"--figures={','.join(names)}:"
+    unknown = article.unknown_figure(names)
+    if unknown:
+        raise ReportError(f"{source} {unknown}")
+    return tuple(names)
+
+
 def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=FitSettings.feature_max,
-                n_boot=FitSettings.n_boot):
+                n_boot=FitSettings.n_boot, article_figures=None):
     """Write the report of the runs under `workdir` into `out` (default `workdir/report`).
+
+    `article_figures`: names of `article.ARTICLE_FIGURES` to draw over all the families; None draws
+    those `workdir/sweep.json` declares (none without sweep.json).
 
     Returns a dict: out, rows (the gathered runs), unfinished (run directories without results),
     invalid ((run directory, reason) of those skipped because their results.json or config.json
-    cannot be used), families [{label, out, fits, figures, notes, ensemble}] (see `FamilyReport`).
-    Raises ReportError when there is no finished run.
+    cannot be used), families [{label, out, fits, figures, notes, ensemble}] (see `FamilyReport`),
+    article (see `article.draw_article_figures`). Raises ReportError, before writing anything, when
+    there is no finished run or an article figure is unknown.
     """
     if not os.path.isdir(workdir):
         raise ReportError(f"--workdir={workdir!r} is not a directory")
@@ -71,6 +93,7 @@ def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=Fi
                           "0 < feature_max < lazy_min")
     settings = FitSettings(lazy_min, feature_max, n_boot)
     workdir = os.path.abspath(workdir)
+    names = _article_names(workdir, article_figures)
     out = os.path.abspath(out or os.path.join(workdir, "report"))
     gathered = gather(workdir, exclude=[out])
     if not gathered.rows and gathered.invalid:
@@ -88,32 +111,38 @@ def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=Fi
         if row["status"] != DIVERGED:  # no error rate: out of the means and fits, listed in summary.md
             groups.setdefault(row["family"], []).append(row)
     keys = sorted(groups)
-    labels = family_labels([json.loads(key) for key in keys])
-    md = summary.header(workdir, gathered)
-    families = []
-    for i, (key, label) in enumerate(zip(keys, labels)):
-        family = Family(groups[key])
-        where = f"family-{i + 1}" if len(groups) > 1 else None
+    configs = [json.loads(key) for key in keys]
+    members = [Member(label, short, Family(groups[key]))
+               for key, label, short in zip(keys, family_labels(configs), short_labels(configs))]
+    md, families = [], []
+    for i, member in enumerate(members):
+        where = f"family-{i + 1}" if len(members) > 1 else None
         family_out = os.path.join(out, where) if where else out
-        report = report_family(family, family_out, settings)
-        md += summary.family_header(label, family, where) + report.markdown
-        families.append({"label": label, "out": family_out, "fits": report.fits, "figures": report.figures,
+        report = report_family(member.family, family_out, settings)
+        md += summary.family_header(member.label, member.family, where) + report.markdown
+        families.append({"label": member.label, "out": family_out, "fits": report.fits, "figures": report.figures,
                          "notes": report.notes, "ensemble": report.ensemble})
+    drawn = article.draw_article_figures(members, names, out, settings)
+    md = summary.header(workdir, gathered) + summary.article_markdown(drawn, out) + md
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     return {"out": out, "rows": gathered.rows, "unfinished": gathered.unfinished, "invalid": gathered.invalid,
-            "families": families}
+            "families": families, "article": drawn}
 
 
 def describe(result):
     """The lines `launch.report` prints about a `make_report` result."""
     figure_count = sum(len(f["figures"]) for f in result["families"])
     out = result["out"]
-    lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures (PNG + PDF), {out}/summary.md"]
+    drawn = [name for name, item in result["article"].items() if item["files"]]
+    article_count = f", {len(drawn)} article figures ({', '.join(drawn)})" if result["article"] else ""
+    lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures{article_count} (PNG + PDF), "
+             f"{out}/summary.md"]
     lines += [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
     lines += [f"diverged (left out of means and fits): {row['path']}" for row in result["rows"]
               if row["status"] == DIVERGED]
     for family in result["families"]:
         where = "" if family["out"] == out else f"{os.path.relpath(family['out'], out)}: "
         lines += [f"note: {where}{note}" for note in family["notes"]]
+    lines += [f"note: article {name}: {note}" for name, item in result["article"].items() for note in item["notes"]]
     return lines

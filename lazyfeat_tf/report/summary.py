@@ -14,7 +14,8 @@ def _ci(fit):
     return "n/a (< 3 seeds)" if fit["ci"] is None else f"[{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]"
 
 
-def _table(header, rows):
+def markdown_table(header, rows):
+    """The lines of a markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return lines
@@ -80,7 +81,7 @@ def _fits_markdown(fits, settings):
     thin = [f"- warning: the {name.replace('_', ' ')} fit (alpha*sqrt(h) {settings.ranges()[name.rsplit('_', 1)[1]]}) "
             f"rests on {fits[name]['distinct']} distinct values of alpha*sqrt(h); extend the sweep's range or move "
             "--lazy_min / --feature_max" for name in expected if name in fits and fits[name]["distinct"] < 3]
-    table = _table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
+    table = markdown_table(["quantity", "regime", "exponent", "CI", "points", "expected (article)"], rows)
     return lines + table + ([""] + thin if thin else [])
 
 
@@ -94,14 +95,14 @@ def _error_tables(family, with_frozen):
             errors = values(family.cells.get((w, x), []), "test_error")
             cells.append(f"{errors.mean():.4f} ({len(errors)})" if len(errors) else "-")
         table.append([f"{x:g}"] + cells)
-    md = ["", "### Test error (mean over seeds)", ""] + _table(header_row, table)
+    md = ["", "### Test error (mean over seeds)", ""] + markdown_table(header_row, table)
     md += ["", "(in parentheses: the number of seeds)"]
     ensemble = family.ensembles()
     if ensemble:
         md += ["", "### Ensemble average of the seeds' test outputs: test error (single nets' mean)", ""]
         table = [[f"{x:g}"] + [f"{ensemble[(w, x)]['ensemble']:.4f} ({ensemble[(w, x)]['single']:.4f})"
                                if (w, x) in ensemble else "-" for w in family.widths] for x in family.ash]
-        md += _table(header_row, table)
+        md += markdown_table(header_row, table)
     if with_frozen:
         w = family.widths[-1]
         md += ["", f"### Frozen-kernel predictors at h = {w} (mean test error)", ""]
@@ -111,7 +112,7 @@ def _error_tables(family, with_frozen):
             table.append([f"{x:g}"] + [_fmt(np.nanmean(values(cell, k)) if cell else None, ".4f")
                                        for k in ("test_error", "init_kernel_test_error",
                                                  "final_kernel_test_error")])
-        md += _table(["alpha*sqrt(h)", "network", "frozen Theta_0", "frozen Theta_T"], table)
+        md += markdown_table(["alpha*sqrt(h)", "network", "frozen Theta_0", "frozen Theta_T"], table)
     return md
 
 
@@ -121,4 +122,23 @@ def family_markdown(family, fits, figures, notes, settings):
     md += ["", "Figures: " + ", ".join(f"`{name}.png`/`.pdf`" for name in figures)]
     if notes:
         md += ["", "Notes:"] + [f"- {note}" for note in notes]
+    return md
+
+
+def article_markdown(drawn, out):
+    """The "Article figures" section of summary.md: per figure of `drawn`
+    (`article.draw_article_figures`), its title, its files (relative to `out`), its numbers and its
+    notes ([] when no article figure was asked for)."""
+    if not drawn:
+        return []
+    md = ["", "## Article figures", ""]
+    for name, item in drawn.items():
+        md += ["", f"### {item['title']}", ""]
+        if item["files"]:
+            md.append("Files: " + ", ".join(f"`{os.path.relpath(path, out)}`" for path in item["files"]))
+        else:
+            md.append(f"`{name}`: not drawn.")
+        md += [""] + item["lines"]
+        if item["notes"]:
+            md += ["", "Notes:"] + [f"- {note}" for note in item["notes"]]
     return md

@@ -92,10 +92,16 @@ def load_sweep(config_file):
 
 def load_figures(config_file):
     """The article figures the config file declares (its `FIGURES`, names registered in
-    `lazyfeat_tf.report.article`), as a tuple; () when it declares none."""
+    `lazyfeat_tf.report.article`), as a tuple; () when it declares none. Raises SweepError for a
+    name that is not registered."""
+    from lazyfeat_tf.report.article import unknown_figure  # numpy only: no TensorFlow, no matplotlib
+
     figures = getattr(load_config_module(config_file), "FIGURES", ())
     if isinstance(figures, str) or not all(isinstance(f, str) for f in figures):
         raise SweepError(f"--config={config_file!r}: FIGURES must be a tuple of figure names, got {figures!r}")
+    unknown = unknown_figure(figures)
+    if unknown:
+        raise SweepError(f"--config={config_file!r}: FIGURES names an {unknown}")
     return tuple(figures)
 
 
