@@ -331,3 +331,22 @@ def test_a_fit_range_with_fewer_than_3_values_is_warned_about(tmp_path, monkeypa
     assert "kernel drift feature fit" not in summary  # 0.001, 0.01, 0.1: three values
     assert re.search(r"\| kernel drift vs alpha\*sqrt\(h\) \| lazy, alpha\*sqrt\(h\) >= 100 \| -(1\.0\d|0\.9\d)\d \|",
                      summary)
+
+
+def test_runs_in_two_dtypes_are_one_family_unless_a_point_is_run_in_both(tmp_path, monkeypatch):
+    # float32 at the feature end, float64 at the lazy end (configs/article/test_error_vs_alpha.py:protocol):
+    # one family "float32+float64", each run keeping its dtype in runs.csv.
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
+    fabricate(tmp_path / "joined" / "a", widths=(16, 32), ash_values=(0.01, 1.0), seeds=(0, 1), dtype="float32")
+    fabricate(tmp_path / "joined" / "b", widths=(16, 32), ash_values=(1000.0, 1e4), seeds=(0, 1), dtype="float64")
+    result = report.make_report(str(tmp_path / "joined"), n_boot=200)
+    (family,) = result["families"]
+    assert family["label"].endswith("gradient_flow, float32+float64")
+    with open(tmp_path / "joined" / "report" / "runs.csv") as f:
+        dtypes = {(r["alpha_sqrt_h"], r["dtype"]) for r in csv.DictReader(f)}
+    assert dtypes == {("0.01", "float32"), ("1.0", "float32"), ("1000.0", "float64"), ("10000.0", "float64")}
+    # the same points in both dtypes: two families, as before
+    fabricate(tmp_path / "apart" / "a", widths=(16, 32), ash_values=(0.01, 1.0), seeds=(0, 1), dtype="float32")
+    fabricate(tmp_path / "apart" / "b", widths=(16, 32), ash_values=(0.01, 1.0), seeds=(0, 1), dtype="float64")
+    labels = [f["label"] for f in report.make_report(str(tmp_path / "apart"), n_boot=200)["families"]]
+    assert [label.rsplit(", ", 1)[-1] for label in labels] == ["float32", "float64"]

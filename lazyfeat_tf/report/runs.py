@@ -3,7 +3,8 @@
 A run directory holds `config.json`; it is finished when it also holds `results.json` (read with
 `lazyfeat_tf.results.read_results`). Runs belong to the same family when their config.json,
 flattened to dotted keys, is equal but for the report's axes (`AXES`) and the keys that do not change
-what a run computes (`lazyfeat_tf.config.EXECUTION_KEYS`).
+what a run computes (`lazyfeat_tf.config.EXECUTION_KEYS`); runs that differ only in `dtype` are one
+family when no point is run in two dtypes (float64 at the lazy end only, see `_join_precisions`).
 """
 
 import csv
@@ -98,8 +99,28 @@ def gather(workdir, exclude=()):
             gathered.rows.append(_row(root, workdir, not_family))
         except _Unusable as error:
             gathered.invalid.append((root, str(error)))
+    _join_precisions(gathered.rows)
     gathered.rows.sort(key=lambda r: (r["family"], r["width"], r["alpha_sqrt_h"], r["seed"], r["run"]))
     return gathered
+
+
+def _join_precisions(rows):
+    """Make runs that differ only in `dtype` one family when no (h, alpha*sqrt(h), seed) is run in two
+    dtypes: a sweep may use float64 only where float32 cannot resolve f - f0 (the lazy end). The
+    family's `dtype` becomes e.g. "float32+float64"; each row keeps its own `dtype`."""
+    groups = {}
+    for row in rows:
+        family = json.loads(row["family"])
+        family.pop("dtype", None)
+        groups.setdefault(json.dumps(family, sort_keys=True), []).append(row)
+    for key, group in groups.items():
+        dtypes = sorted({row["dtype"] for row in group})
+        points = [(row["width"], row["alpha_sqrt_h"], row["seed"]) for row in group]
+        if len(dtypes) > 1 and len(set(points)) == len(points):
+            family = json.loads(key)
+            family["dtype"] = "+".join(dtypes)
+            for row in group:
+                row["family"] = json.dumps(family, sort_keys=True)
 
 
 def family_keys(rows):
