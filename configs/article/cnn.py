@@ -19,7 +19,7 @@ Figures regenerated: "test_error_vs_alpha" (test error vs alpha*sqrt(h)) and "fe
 
 Scales (append to the file name):
 - `:reduced` (default): P = 500, 2000 test points, h = 16, float32, alpha*sqrt(h) = 0.01 (feature)
-  and 1000 (lazy), 4 seeds: 8 runs. Kernel tracking on 64 + 64 probes at 30 records; no whole-set
+  and 1000 (lazy) with 4 seeds, 1 and 100 with 2 seeds: 12 runs. Kernel tracking on 64 + 64 probes at 30 records; no whole-set
   kernel change and no frozen-kernel predictors (minutes each for the CNN here). Each run stops at
   900 s of training at most.
 - `:article`: the article's sizes: P = 10,000, 50,000 test points, h = 50, alpha*sqrt(h) = 1e-4
@@ -65,9 +65,12 @@ def get_config(scale="reduced"):
 
 
 def get_sweep(scale="reduced"):
-    ash, seeds = pick(
+    return pick(
         scale,
-        reduced=((0.01, 1000.0), tuple(range(4))),
-        article=(tuple(10.0 ** k for k in range(-4, 8)), tuple(range(16))),
+        # the two regimes with 4 seeds, then two points between with 2 seeds
+        reduced=sweep.chain(
+            sweep.product(sweep.axis("seed", range(4)), sweep.axis("alpha_sqrt_h", (0.01, 1000.0))),
+            sweep.product(sweep.axis("seed", range(2)), sweep.axis("alpha_sqrt_h", (1.0, 100.0)))),
+        article=sweep.product(sweep.axis("seed", range(16)),
+                              sweep.axis("alpha_sqrt_h", tuple(10.0 ** k for k in range(-4, 8)))),
     )
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("alpha_sqrt_h", ash))

@@ -13,7 +13,7 @@ Figures regenerated: "test_error_vs_alpha" (test error vs alpha*sqrt(h)) and "fe
 
 Scales (append to the file name):
 - `:reduced` (default): Fashion-MNIST parity, P = 1000, 2000 test points, h = 32, float32,
-  alpha*sqrt(h) = 0.01 (feature) and 1000 (lazy), 4 seeds: 8 runs. Kernel tracking on 64 + 64
+  alpha*sqrt(h) = 0.01 (feature) and 1000 (lazy) with 4 seeds, 1 and 100 with 2 seeds: 12 runs. Kernel tracking on 64 + 64
   probes at 30 records; no whole-set kernel change and no frozen-kernel predictors (the CNN's
   kernels on whole sets cost minutes each here). Each run stops at 900 s of training at most.
 - `:article`: v1's sizes as far as ARTICLE.md records them: MNIST (tfds) parity with P = 5000,
@@ -62,10 +62,14 @@ def get_config(scale="reduced"):
 
 
 def get_sweep(scale="reduced"):
-    widths, ash, seeds = pick(
+    seeds, ash = sweep.axis("seed", range(10)), sweep.axis("alpha_sqrt_h", tuple(10.0 ** k for k in range(-3, 5)))
+    return pick(
         scale,
-        reduced=((32,), (0.01, 1000.0), tuple(range(4))),
-        article=((32, 64, 128, 256), tuple(10.0 ** k for k in range(-3, 5)), tuple(range(10))),
+        # the two regimes with 4 seeds, then two points between with 2 seeds
+        reduced=sweep.chain(
+            sweep.product(sweep.axis("seed", range(4)), sweep.axis("model.width", (32,)),
+                          sweep.axis("alpha_sqrt_h", (0.01, 1000.0))),
+            sweep.product(sweep.axis("seed", range(2)), sweep.axis("model.width", (32,)),
+                          sweep.axis("alpha_sqrt_h", (1.0, 100.0)))),
+        article=sweep.product(seeds, sweep.axis("model.width", (32, 64, 128, 256)), ash),
     )
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
-                         sweep.axis("alpha_sqrt_h", ash))
