@@ -3,7 +3,6 @@ its numbers, that the default (no rule) trains exactly as before the rule, and s
 configs/cnn_relu.py's defaults, shrunk, converging in the feature and in the lazy regime on real
 Fashion-MNIST points."""
 
-import json
 import os
 import runpy
 
@@ -20,10 +19,11 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
 def synthetic_system():
+    """The tiny config's network on its synthetic task (64 points of dimension 8)."""
     config = tiny_config()
     task = task_of(config)
     model = build_model(config, task.input_shape)
-    return dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name), config
+    return dynamics.NetworkSystem(model, task.x_train, task.y_train, config.loss.name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def test_no_rule_is_the_learning_rate_at_every_alpha(kind):
 
 
 def test_trainer_uses_the_rule_for_its_optimizer_and_its_time():
-    system, _ = synthetic_system()
+    system = synthetic_system()
     trainer = stochastic.MinibatchTrainer(system, kind="sgd", learning_rate=0.5, momentum=0.8, batch_size=16,
                                           crossover=10.0, alpha_sqrt_h=0.1, max_steps=7)
     assert float(trainer.optimizer.learning_rate.numpy()) == pytest.approx(0.005)
@@ -75,7 +75,7 @@ def test_default_is_the_old_fixed_learning_rate_trajectory():
     what MinibatchTrainer did before the rule: the same outputs as that loop written out (to float32
     round-off; a learning rate 1% off moves them by ~2e-2)."""
     assert config_lib.DynamicsSpec().step_crossover == 0.0
-    system, config = synthetic_system()
+    system = synthetic_system()
     w0 = [p.numpy() for p in system.params]
     trainer = stochastic.MinibatchTrainer(system, kind="sgd", learning_rate=0.05, momentum=0.9, batch_size=16,
                                           seed=2, max_steps=12)
@@ -102,11 +102,12 @@ def test_default_is_the_old_fixed_learning_rate_trajectory():
 
 def test_an_old_config_json_completes_to_no_rule():
     """A run made before the key existed (config.json without dynamics.step_crossover) resumes with 0."""
-    identity = config_lib.resolve(tiny_config(dynamics__kind="sgd")).to_json()
+    spec = config_lib.resolve(tiny_config(dynamics__kind="sgd"))
+    identity = spec.to_json()
     del identity["dynamics"]["step_crossover"]
     completed = config_lib.completed(identity)
     assert completed["dynamics"]["step_crossover"] == 0.0
-    assert config_lib.DynamicsSpec(**completed["dynamics"]) == config_lib.resolve(tiny_config(dynamics__kind="sgd")).dynamics
+    assert config_lib.DynamicsSpec(**completed["dynamics"]) == spec.dynamics
 
 
 @pytest.mark.parametrize("value", [-1.0, float("inf"), "300", True])
