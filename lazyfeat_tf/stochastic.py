@@ -1,12 +1,31 @@
-"""Minibatch training of setup B: SGD with momentum, or Adam as a baseline.
+"""Minibatch training of setup B: SGD with momentum, or Adam.
 
 Same interface as `dynamics.GradientFlow` (`advance`, `state`, `variables`), so the training loop
 treats both alike. One step is one minibatch of `batch_size` points drawn without replacement:
 epoch e visits the training set in the order `permutation(n)` of a generator seeded by (seed, e),
 dropping the last incomplete batch, so a resumed run sees the same batches. The loss of a batch is
-the article's L on that batch (1/(alpha^2 B) sum l); physical time advances by the learning rate
-per step (t = step * learning_rate). Under a `tf.distribute` strategy (an
+the article's L on that batch (1/(alpha^2 B) sum l). Under a `tf.distribute` strategy (an
 `accelerators.ShardedNetworkSystem`) each minibatch is split across the replicas.
+
+The step and its time follow `step_rule` (the one place of the rule):
+
+- crossover = 0 (`dynamics.step_crossover`, the default): the optimizer's learning rate is
+  `learning_rate` at every alpha and t = step * learning_rate (runs made before the rule).
+- crossover c > 0, SGD: the learning rate follows the time scales of the article's dynamics,
+      lr = learning_rate * min(1, alpha*sqrt(h) / c),
+  and t advances by dt = lr / (1 - momentum) per step. Keras' heavy ball v <- m v - lr g, w <- w + v
+  is the momentum gradient flow of `dynamics.GradientFlow` with time step dt = lr / (1 - m) and
+  momentum time tau = dt / ln(1/m), so t is the article's physical time and t1 compares with the
+  gradient flow's. Why: the gradient of L grows like 1/alpha; in the feature regime
+  (alpha*sqrt(h) << 1) the time to fit and the largest stable step both scale like alpha*sqrt(h)
+  (t1 / (alpha sqrt h) is flat), in the lazy regime both are independent of alpha. dt and tau then
+  scale as the authors' momentum time (`tau *= min(1, tau_alpha_crit / alpha_code)`,
+  alpha_code = alpha*sqrt(h)), and a run takes about the same number of steps at every alpha.
+- crossover c > 0, Adam: Adam's step is about lr per parameter whatever the gradient's scale, while
+  the weights must move by about 1/(alpha sqrt h) of their norm in the lazy regime (O(1) in the
+  feature regime), so
+      lr = learning_rate * min(1, c / (alpha*sqrt(h))),
+  and t = step * lr counts Adam's steps (not a gradient-flow time).
 """
 
 import contextlib
@@ -18,23 +37,63 @@ import tensorflow as tf
 
 from lazyfeat_tf.dynamics import FlowState, stop_status
 
+KINDS = ("sgd", "adam")
+
+
+def step_rule(kind, learning_rate, momentum, crossover, alpha_sqrt_h):
+    """The optimizer's learning rate and the time one step advances t (see the module docstring).
+
+    Args:
+        kind: "sgd" or "adam".
+        learning_rate: `dynamics.learning_rate` (sgd: the lazy regime's; adam: the feature regime's).
+        momentum: sgd's momentum m in [0, 1).
+        crossover: `dynamics.step_crossover` c, an alpha*sqrt(h); 0 = no rule.
+        alpha_sqrt_h: the run's alpha*sqrt(h) (unused when crossover = 0).
+
+    Returns:
+        (lr, dt): c = 0: (learning_rate, learning_rate); sgd: lr = learning_rate *
+        min(1, alpha*sqrt(h) / c), dt = lr / (1 - m); adam: lr = learning_rate *
+        min(1, c / alpha*sqrt(h)), dt = lr.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"dynamics.kind={kind!r} is not 'sgd' or 'adam'")
+    learning_rate = float(learning_rate)
+    if crossover == 0:
+        return learning_rate, learning_rate
+    if kind == "sgd":
+        lr = learning_rate * min(1.0, alpha_sqrt_h / crossover)
+        return lr, lr / (1.0 - momentum)
+    lr = learning_rate * min(1.0, crossover / alpha_sqrt_h)
+    return lr, lr
+
 
 class MinibatchTrainer:
     """Minibatch SGD (momentum) or Adam on a `dynamics.NetworkSystem`.
+
+    The learning rate and the time per step are `step_rule(kind, learning_rate, momentum,
+    crossover, alpha_sqrt_h)`: with crossover c > 0, sgd's learning rate is learning_rate *
+    min(1, alpha*sqrt(h) / c) and t advances by lr / (1 - momentum) per step (the article's time),
+    adam's is learning_rate * min(1, c / alpha*sqrt(h)); with c = 0 it is learning_rate and t
+    advances by it.
 
     Args:
         system: the network on its training set.
         kind: "sgd" or "adam".
         learning_rate, momentum, batch_size: optimizer settings (momentum for sgd only).
+        crossover: the alpha*sqrt(h) where the step rule turns (0 = no rule).
+        alpha_sqrt_h: the run's alpha*sqrt(h); needed when crossover > 0.
         seed: data-order seed.
         max_steps, max_time: budgets (steps, physical time).
         jit_compile: compile the step with XLA.
     """
 
-    def __init__(self, system, *, kind="sgd", learning_rate=0.1, momentum=0.9, batch_size=32, seed=0,
-                 max_steps=10**5, max_time=math.inf, jit_compile=False):
+    def __init__(self, system, *, kind="sgd", learning_rate=0.1, momentum=0.9, batch_size=32, crossover=0.0,
+                 alpha_sqrt_h=None, seed=0, max_steps=10**5, max_time=math.inf, jit_compile=False):
+        if crossover and alpha_sqrt_h is None:
+            raise ValueError("MinibatchTrainer: crossover > 0 needs the run's alpha_sqrt_h")
         self.system = system
-        self.learning_rate = float(learning_rate)
+        # lr: the optimizer's; dt: the time t advances per step
+        self.learning_rate, self.dt = step_rule(kind, learning_rate, momentum, crossover, alpha_sqrt_h)
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.max_steps, self.max_time = int(max_steps), float(max_time)
         # A sharded system (lazyfeat_tf.accelerators) has a strategy: the optimizer and the state
@@ -42,11 +101,9 @@ class MinibatchTrainer:
         self.strategy = getattr(system, "strategy", None)
         with self.strategy.scope() if self.strategy is not None else contextlib.nullcontext():
             if kind == "sgd":
-                self.optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
-            elif kind == "adam":
-                self.optimizer = keras.optimizers.Adam(learning_rate)
+                self.optimizer = keras.optimizers.SGD(self.learning_rate, momentum=momentum)
             else:
-                raise ValueError(f"dynamics.kind={kind!r} is not 'sgd' or 'adam'")
+                self.optimizer = keras.optimizers.Adam(self.learning_rate)
             self.optimizer.build(system.params)
             self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
             self.outputs = tf.Variable(tf.zeros_like(system.y), name="outputs")
@@ -133,12 +190,12 @@ class MinibatchTrainer:
             self.t1.assign(state.t)
 
     def state(self):
-        """The current `FlowState` (dt is the learning rate; no step is ever rejected)."""
+        """The current `FlowState` (dt: the time per step of `step_rule`; no step is ever rejected)."""
         outputs = self.outputs.numpy()
         loss = float(self.system.loss(outputs, self.system.y.numpy()))
         margins = outputs * self.system.y.numpy()
         step = int(self.step.numpy())
-        t = step * self.learning_rate
+        t = step * self.dt
         status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time)
-        return FlowState(step, t, self.learning_rate, 0, float(self.t1.numpy()), loss, float(margins.min()),
+        return FlowState(step, t, self.dt, 0, float(self.t1.numpy()), loss, float(margins.min()),
                          status)

@@ -22,15 +22,17 @@ FLOAT32_ALPHA_NOTE = 100.0
 alpha * 1e-7, which the step control of the gradient flow sees (README, Precision)."""
 
 
-def make_trainer(d, system, seed):
+def make_trainer(d, system, seed, alpha_sqrt_h):
     """`dynamics.GradientFlow` or `stochastic.MinibatchTrainer` as the `config.DynamicsSpec` `d`
-    says; `seed` orders the minibatches."""
+    says; `seed` orders the minibatches; `alpha_sqrt_h` (the run's) sets the minibatch step when
+    `d.step_crossover` > 0 (`stochastic.step_rule`)."""
     budgets = dict(max_steps=d.max_steps, max_time=d.max_time, jit_compile=d.jit_compile)
     if d.kind == "gradient_flow":
         return dynamics.GradientFlow(system, max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau,
                                      dt0=d.dt0, **budgets)
     return stochastic.MinibatchTrainer(system, kind=d.kind, learning_rate=d.learning_rate,
-                                       momentum=d.momentum, batch_size=d.batch_size, seed=seed,
+                                       momentum=d.momentum, batch_size=d.batch_size,
+                                       crossover=d.step_crossover, alpha_sqrt_h=alpha_sqrt_h, seed=seed,
                                        **budgets)
 
 
@@ -115,7 +117,7 @@ class Training:
         self.system = accelerators.make_system(self.model, task.x_train, task.y_train, spec.loss.name,
                                                spec.loss.soft_hinge_beta, strategy=strategy,
                                                jit_compile=spec.dynamics.jit_compile)
-        self.trainer = make_trainer(spec.dynamics, self.system, spec.seed)
+        self.trainer = make_trainer(spec.dynamics, self.system, spec.seed, spec.alpha_sqrt_h)
         self.evaluator = records.Evaluator(self.system, task.x_test, task.y_test,
                                            task.x_train[:spec.kernels.n_probe_train])
         self.observer = (ntk.KernelObserver(self.model, task, spec.kernels, ntk.predictor_options(spec),

@@ -159,9 +159,14 @@ class DynamicsSpec:
     max_dgrad: float = 1e-4  # gradient flow: bound on ||dg||^2 / (||g|| ||g'||)
     tau: float = 0.0  # gradient flow: momentum time constant (0 = none)
     dt0: float = 1.0  # gradient flow: first time step
-    learning_rate: float = 0.1  # sgd/adam: time step of one minibatch step
+    learning_rate: float = 0.1  # sgd/adam: the optimizer's learning rate (scaled by step_crossover's rule)
     momentum: float = 0.9  # sgd
     batch_size: int = 32  # sgd/adam
+    # sgd/adam: the alpha*sqrt(h) c where the step rule of lazyfeat_tf.stochastic.step_rule turns.
+    # 0 = no rule: the learning rate is learning_rate at every alpha and t = step * learning_rate.
+    # c > 0, sgd: lr = learning_rate * min(1, alpha*sqrt(h) / c) and t advances by lr / (1 - momentum)
+    # per step (article time units); adam: lr = learning_rate * min(1, c / (alpha*sqrt(h))).
+    step_crossover: float = 0.0
     max_steps: int = 100_000  # budget of accepted steps
     max_time: float = 1e12  # budget of physical time t
     max_wall_time: float = 0.0  # budget in seconds (0 = none)
@@ -172,7 +177,7 @@ class DynamicsSpec:
         _one_of("dynamics.kind", self.kind, choices.DYNAMICS)
         for key in ("max_dout", "max_dgrad", "dt0", "learning_rate", "max_time"):
             check_positive(f"dynamics.{key}", getattr(self, key))
-        for key in ("tau", "max_wall_time"):
+        for key in ("tau", "max_wall_time", "step_crossover"):
             check_positive(f"dynamics.{key}", getattr(self, key), allow_zero=True)
         if not isinstance(self.momentum, numbers.Real) or not 0 <= self.momentum < 1:
             _fail("dynamics.momentum", self.momentum, "must be in [0, 1)")
