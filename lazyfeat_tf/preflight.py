@@ -19,10 +19,11 @@ FULL_DRIFT_BYTES = 2 * 256 * 2**20
 KERNEL_BLOCK_BYTES = 2 * 256 * 2**20
 """One block of kernel rows of the frozen-kernel predictors (`ntk.predictor.KernelRows`: about 256 MiB
 of per-layer kernels) and its temporaries."""
-PREDICTOR_KERNELS = 3
+PREDICTOR_KERNELS = 4
 """`[n, n]` kernels the frozen-kernel predictors hold at once at the end of a run: the Theta_0
-predictor's, the final kernel filled in beside it, and the copy assigned to the predictor (one more
-for the running-kernel predictor, `kernels.running_fractions`)."""
+predictor's, the final kernel filled in beside it, and its two copies while it is assigned to the
+predictor (a tensor and the variable's new buffer); one more for the running-kernel predictor
+(`kernels.running_fractions`)."""
 CONV_POSITIONS = 12 * 12 + 10 * 10 + 4 * 4 + 2 * 2
 """Sum over the 4 convolutions of the CNN of their output positions on a 28 x 28 image (32 x 32
 images have a few more; the estimate is rough anyway)."""
@@ -39,9 +40,9 @@ def parameters(spec, input_dim):
 
 
 def memory_terms(spec):
-    """The terms of `estimated_bytes` `{what: (bytes, the keys that set it, the fix)}`: the network's
-    parameters (8 copies: network, frozen copy, integrator, gradients), the activations of the
-    training set, the data (in float64 while it is prepared), the probe kernels of the kernel
+    """The terms of `estimated_bytes` `{what: (bytes, the config key that sets it, the fix)}`: the
+    network's parameters (8 copies: network, frozen copy, integrator, gradients), the activations of
+    the training set, the data (two copies of it in float64), the probe kernels of the kernel
     tracking, the frozen-kernel predictors' `[n, n]` train kernels and one block of kernel rows
     (their `[n_test, n]` test kernel is never whole), the blocks of the whole-set drift, and the
     forward/backward passes over a whole set that the kernels need."""
@@ -58,7 +59,8 @@ def memory_terms(spec):
         "the network's parameters": (size * 8 * parameters(spec, d), "model.width", "lower --config.model.width"),
         "the activations of the training set": (size * 6 * activations, "data.n_train",
                                                 "lower --config.data.n_train or --config.model.width"),
-        "the data": (8 * (n + n_test) * spec.data.input_dim, "data.n_test" if n_test > n else "data.n_train",
+        # Two float64 copies while the task is prepared; then its arrays and their TensorFlow copies.
+        "the data": (2 * 8 * (n + n_test) * spec.data.input_dim, "data.n_test" if n_test > n else "data.n_train",
                      "lower --config.data.n_test or --config.data.n_train"),
     }
     if k.track:
@@ -78,7 +80,11 @@ def memory_terms(spec):
 
 
 def estimated_bytes(spec):
-    """A rough upper estimate of the memory of a run `[bytes]`: the sum of its `memory_terms`."""
+    """A rough estimate of the memory of a run `[bytes]`: the sum of its `memory_terms`; TensorFlow
+    itself takes about 0.6 GiB more. Measured peaks of whole processes (float64, predictors on, no
+    whole-set drift; estimate + 0.6 GiB in brackets): h = 32, P = 4000, 20,000 test points: 1.85 GiB
+    (1.9); the same with P = 8000 and running predictors: 3.36 GiB (4.0); h = 100, P = 10,000,
+    50,000 test points: 5.42 GiB (5.1)."""
     return sum(term for term, _, _ in memory_terms(spec).values())
 
 

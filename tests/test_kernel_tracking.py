@@ -292,7 +292,7 @@ def protocol_spec(n_test=50_000, **overrides):
 
 
 def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kernel():
-    """At P = 10,000 the predictors cost 3 (4 with running predictors) `[P, P]` float64 kernels, a
+    """At P = 10,000 the predictors cost 4 (5 with running predictors) `[P, P]` float64 kernels, a
     block of kernel rows and a pass over the training set; 40,000 more test points cost their data
     and passes, linear in n_test, not a `[40000, 10000]` kernel (3 GB)."""
     from lazyfeat_tf import preflight
@@ -301,14 +301,14 @@ def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kern
     plain, running = (preflight.memory_terms(protocol_spec(**k))[name][0]
                       for k in ({}, {"kernels__running_fractions": (1.0,)}))
     assert running - plain == 8 * 10_000**2
-    assert 3 * 8 * 10_000**2 < plain < 3 * 8 * 10_000**2 + 2**30
+    assert 4 * 8 * 10_000**2 < plain < 4 * 8 * 10_000**2 + 2**30
     more_tests = preflight.estimated_bytes(protocol_spec()) - preflight.estimated_bytes(protocol_spec(n_test=10_000))
     assert 0 < more_tests < 0.5 * 8 * 40_000 * 10_000
-    assert preflight.estimated_bytes(protocol_spec()) < 5.5 * 2**30  # the run that used 21 GB
+    assert preflight.estimated_bytes(protocol_spec()) < 6.5 * 2**30  # the run that used 21 GB (9.93 GiB estimated)
 
 
 @pytest.mark.parametrize("overrides, available, parts", [
-    ({}, 2**30, ["config.data.n_train=10000: the run needs about 4.97 GiB of memory (estimate), 2.94 GiB of it "
+    ({}, 2**30, ["config.data.n_train=10000: the run needs about 6.06 GiB of memory (estimate), 3.69 GiB of it "
                  "for the frozen-kernel predictors' [n_train, n_train] kernels, and 1 GiB is available",
                  "lower --config.data.n_train or set --config.kernels.predictors=False"]),
     ({"kernels__predictors": False, "data__n_test": 10**7}, 2**30,
