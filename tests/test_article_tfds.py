@@ -64,8 +64,9 @@ def test_figures_and_docstring(name):
                        else ("test_error_vs_alpha",))
     assert set(figures) <= set(FIGURE_NAMES)
     doc = " ".join(module.__doc__.split())
-    for part in (f"python -m launch.sweep --config=configs/article/{name}.py", "python -m launch.report",
-                 "--config.data.path=DIR", "cannot run offline", "Colab"):
+    for part in (f"python -m launch.sweep --config=configs/article/{name}.py --workdir=",
+                 f"python -m launch.sweep --config=configs/article/{name}.py:article --workdir=",
+                 "python -m launch.report --workdir=", "--config.data.path=", "cannot run offline", "Colab"):
         assert part in doc, part
 
 

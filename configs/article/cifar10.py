@@ -19,6 +19,10 @@ Scales (append to the file name):
 
     python -m launch.sweep --config=configs/article/cifar10.py --workdir=runs/cifar10
     python -m launch.report --workdir=runs/cifar10
+    # the article's sizes, with the datasets in a tfds data_dir of your own (e.g. on Google Drive):
+    python -m launch.sweep --config=configs/article/cifar10.py:article --workdir=runs/cifar10_article \
+        --config.data.path=/content/drive/MyDrive/tensorflow_datasets
+    python -m launch.report --workdir=runs/cifar10_article
 
 CIFAR10 comes from tensorflow-datasets (`data.source="tfds"`), which downloads it on first use
 (about 160 MB, into its default data_dir or the one given by --config.data.path=DIR). It cannot

@@ -14,13 +14,20 @@ Scales (append to the file name):
 
     python -m launch.sweep --config=configs/article/emnist.py --workdir=runs/emnist
     python -m launch.report --workdir=runs/emnist
+    # the article's sizes, with the datasets in a tfds data_dir of your own (e.g. on Google Drive):
+    python -m launch.sweep --config=configs/article/emnist.py:article --workdir=runs/emnist_article \
+        --config.data.path=/content/drive/MyDrive/tensorflow_datasets
+    python -m launch.report --workdir=runs/emnist_article
 
 EMNIST letters comes from tensorflow-datasets (`data.source="tfds"`, "emnist/letters"), which
 downloads it on first use (about 0.5 GB for all of EMNIST, into its default data_dir or the one
 given by --config.data.path=DIR). It cannot run offline, as on the machine these configs were
 written on: run it on Colab or any machine online. Runtime not measured on EMNIST. Estimate from
-Fashion-MNIST (same image shape, same sizes): the h = 100 runs of the same grid on Fashion-MNIST
-took RUNTIME_REDUCED on a shared 2-core CPU.
+Fashion-MNIST (same image shape, same sizes): the same 14 runs on Fashion-MNIST (the h = 100 runs of
+`test_error_vs_alpha.py:reduced`) took 18 min in all with --workers=1 --threads=1 on a 2-core CPU
+shared with other work (41-150 s per run); EMNIST needs a different number of steps, so take it as
+the order of magnitude. `:article` is not measured: at P = 10,000, h = 100, float64 a gradient-flow
+step took about 1-2 s here, and a run takes thousands of steps: hours per run on a CPU.
 """
 
 from lazyfeat_tf import sweep

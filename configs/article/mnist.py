@@ -15,12 +15,20 @@ Scales (append to the file name):
 
     python -m launch.sweep --config=configs/article/mnist.py --workdir=runs/mnist
     python -m launch.report --workdir=runs/mnist
+    # the article's sizes, with the datasets in a tfds data_dir of your own (e.g. on Google Drive):
+    python -m launch.sweep --config=configs/article/mnist.py:article --workdir=runs/mnist_article \
+        --config.data.path=/content/drive/MyDrive/tensorflow_datasets
+    python -m launch.report --workdir=runs/mnist_article
 
 MNIST comes from tensorflow-datasets (`data.source="tfds"`), which downloads it on first use (into
 its default data_dir, or the one given by --config.data.path=DIR). It cannot run offline, as on the
 machine these configs were written on: run it on Colab or any machine online. Runtime not measured
 on MNIST. Estimate from Fashion-MNIST (same image shape, same sizes): the same 42-run grid on
-Fashion-MNIST (`test_error_vs_alpha.py:reduced`) took RUNTIME_REDUCED on a shared 2-core CPU.
+Fashion-MNIST (`test_error_vs_alpha.py:reduced`) took 54 min with --workers=1 --threads=1 on a
+2-core CPU shared with other work (27-150 s per run, all converged); MNIST needs a different number
+of steps, so take it as the order of magnitude. `:article` is not measured: at P = 10,000, h = 100,
+float64 a gradient-flow step took about 1-2 s here, and a run takes thousands of steps: hours per
+run on a CPU.
 """
 
 from lazyfeat_tf import sweep
