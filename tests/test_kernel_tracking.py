@@ -308,8 +308,8 @@ def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kern
 
 
 @pytest.mark.parametrize("overrides, available, parts", [
-    ({}, 2**30, ["config.data.n_train=10000: the run needs about 6.06 GiB of memory (estimate), 3.69 GiB of it "
-                 "for the frozen-kernel predictors' [n_train, n_train] kernels, and 1 GiB is available",
+    ({}, 2**30, [("config.data.n_train=10000: the run needs about 6.06 GiB of memory (estimate), 3.69 GiB of it "
+                  "for the frozen-kernel predictors' [n_train, n_train] kernels, and 1 GiB is available"),
                  "lower --config.data.n_train or set --config.kernels.predictors=False"]),
     ({"kernels__predictors": False, "data__n_test": 10**7}, 2**30,
      ["config.data.n_test=10000000", "of it for the whole-set kernel drift",
