@@ -16,6 +16,14 @@ from lazyfeat_tf import data, rundir
 GIB = 2.0**30
 FULL_DRIFT_BYTES = 2 * 256 * 2**20
 """The blocks of the whole-set kernel drift (`ntk.full_drift`: 256 MiB blocks, at Theta_T and Theta_0)."""
+KERNEL_BLOCK_BYTES = 2 * 256 * 2**20
+"""One block of kernel rows of the frozen-kernel predictors (`ntk.predictor.KernelRows`: about 256 MiB
+of per-layer kernels) and its temporaries."""
+PREDICTOR_KERNELS = 4
+"""`[n, n]` kernels the frozen-kernel predictors hold at once at the end of a run: the Theta_0
+predictor's, the final kernel filled in beside it, and its two copies while it is assigned to the
+predictor (a tensor and the variable's new buffer); one more for the running-kernel predictor
+(`kernels.running_fractions`)."""
 CONV_POSITIONS = 12 * 12 + 10 * 10 + 4 * 4 + 2 * 2
 """Sum over the 4 convolutions of the CNN of their output positions on a 28 x 28 image (32 x 32
 images have a few more; the estimate is rough anyway)."""
@@ -31,25 +39,53 @@ def parameters(spec, input_dim):
     return input_dim * h + (m.depth - 1) * h * h + m.depth * bias + h
 
 
-def estimated_bytes(spec):
-    """A rough upper estimate of the memory of a run `[bytes]`: parameters (network, frozen copy,
-    integrator and gradients: 8 copies), activations of the training set, the data, and the kernels
-    the run measures (probes and, with the predictors, the train x train and test x train kernels)."""
+def memory_terms(spec):
+    """The terms of `estimated_bytes` `{what: (bytes, the config key that sets it, the fix)}`: the
+    network's parameters (8 copies: network, frozen copy, integrator, gradients), the activations of
+    the training set, the data (two copies of it in float64), the probe kernels of the kernel
+    tracking, the frozen-kernel predictors' `[n, n]` train kernels and one block of kernel rows
+    (their `[n_test, n]` test kernel is never whole), the blocks of the whole-set drift, and the
+    forward/backward passes over a whole set that the kernels need."""
     d = spec.data.pca or spec.data.input_dim
     size = 8 if spec.dtype == "float64" else 4
     n, n_test = spec.data.n_train, spec.data.n_test
     h, depth = spec.model.width, spec.model.depth
+    k = spec.kernels
     activations = n * h * (CONV_POSITIONS if spec.model.kind == "cnn" else depth)
-    total = size * (8 * parameters(spec, d) + 6 * activations)
-    total += 8 * (n + n_test) * spec.data.input_dim  # the task in float64 while it is prepared
-    if spec.kernels.track:
-        probes = spec.kernels.n_probe_train**2 + spec.kernels.n_probe_test**2
-        total += 8 * probes * (depth + 3) * 2
-        if spec.kernels.predictors:
-            total += 8 * 2 * (n * n + n_test * n)
-        if spec.kernels.full_drift:
-            total += FULL_DRIFT_BYTES
-    return total
+    # A kernel computation's forward/backward pass over a whole set keeps its inputs and, for every
+    # layer, its input z and g = df/d(pre-activation) (`ntk.empirical_ntk`, "structured").
+    pass_values = 2 * (d + 2 * activations // n)
+    terms = {
+        "the network's parameters": (size * 8 * parameters(spec, d), "model.width", "lower --config.model.width"),
+        "the activations of the training set": (size * 6 * activations, "data.n_train",
+                                                "lower --config.data.n_train or --config.model.width"),
+        # Two float64 copies while the task is prepared; then its arrays and their TensorFlow copies.
+        "the data": (2 * 8 * (n + n_test) * spec.data.input_dim, "data.n_test" if n_test > n else "data.n_train",
+                     "lower --config.data.n_test or --config.data.n_train"),
+    }
+    if k.track:
+        probes = k.n_probe_train**2 + k.n_probe_test**2
+        terms["the probe kernels"] = (8 * probes * (depth + 3) * 2, "kernels.n_probe_train",
+                                      "lower --config.kernels.n_probe_train and --config.kernels.n_probe_test")
+        if k.predictors:
+            kernels = PREDICTOR_KERNELS + (1 if k.running_fractions else 0)
+            terms["the frozen-kernel predictors' [n_train, n_train] kernels"] = (
+                size * (kernels * n * n + n * pass_values) + KERNEL_BLOCK_BYTES, "data.n_train",
+                "lower --config.data.n_train or set --config.kernels.predictors=False")
+        if k.full_drift:
+            terms["the whole-set kernel drift"] = (
+                size * max(n, n_test) * pass_values + FULL_DRIFT_BYTES, "data.n_test" if n_test > n else "data.n_train",
+                "lower --config.data.n_test or set --config.kernels.full_drift=False")
+    return terms
+
+
+def estimated_bytes(spec):
+    """A rough estimate of the memory of a run `[bytes]`: the sum of its `memory_terms`; TensorFlow
+    itself takes about 0.6 GiB more. Measured peaks of whole processes (float64, predictors on, no
+    whole-set drift; estimate + 0.6 GiB in brackets): h = 32, P = 4000, 20,000 test points: 1.85 GiB
+    (1.9); the same with P = 8000 and running predictors: 3.36 GiB (4.0); h = 100, P = 10,000,
+    50,000 test points: 5.42 GiB (5.1)."""
+    return sum(term for term, _, _ in memory_terms(spec).values())
 
 
 def available_bytes():
@@ -65,14 +101,17 @@ def available_bytes():
 
 
 def check_memory(spec, available=None):
-    """Raise `ConfigError` when the run's `estimated_bytes` exceed the `available` memory."""
+    """Raise `ConfigError` when the run's `estimated_bytes` exceed the `available` memory, naming the
+    term that costs the most, the key that sets it and a fix."""
     need, have = estimated_bytes(spec), available_bytes() if available is None else available
     if need > have:
-        biggest = "model.width" if spec.width * spec.width >= spec.data.n_train else "data.n_train"
-        value = spec.width if biggest == "model.width" else spec.data.n_train
+        what, (most, key, fix) = max(memory_terms(spec).items(), key=lambda item: item[1][0])
+        value = spec.to_json()
+        for part in key.split("."):
+            value = value[part]
         raise config_lib.ConfigError(
-            f"config.{biggest}={value}: the run needs about {_gib(need)} of memory (estimate) and "
-            f"{_gib(have)} is available; lower --config.{biggest}")
+            f"config.{key}={value!r}: the run needs about {_gib(need)} of memory (estimate), {_gib(most)} of it "
+            f"for {what}, and {_gib(have)} is available; {fix}")
 
 
 def _gib(n):

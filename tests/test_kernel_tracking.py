@@ -181,3 +181,151 @@ def test_advance_to_a_float32_time_terminates():
     predictor = ntk.FrozenKernelPredictor(theta, theta, y, y, alpha=1.0)
     state = predictor.advance_to(0.02, max_attempts=50)
     assert state.t == pytest.approx(0.02) and state.status == "running"
+
+
+# ----------------------------------------------------------------------------------------------
+# The predictors' test kernel by blocks of rows, never whole
+
+
+def test_test_outputs_by_blocks_equal_those_of_the_whole_kernel():
+    """Theta(test, train) given as ragged blocks of rows: the same test outputs (float64, 1e-12) as
+    the whole `[n_test, n]` kernel, at an intermediate time and at convergence, with offsets."""
+    rng = np.random.default_rng(4)
+    n, n_test = 12, 9
+    a = rng.standard_normal((n + n_test, 5))
+    theta_all = a @ a.T + 0.1 * np.eye(n + n_test)
+    theta, theta_test = theta_all[:n, :n], theta_all[n:, :n]
+    y, y_test = (np.where(rng.standard_normal(m) > 0, 1.0, -1.0) for m in (n, n_test))
+    offsets = (0.3 * rng.standard_normal(n), 0.3 * rng.standard_normal(n_test))
+    whole, blocks = (ntk.FrozenKernelPredictor(theta, kernel, y, y_test, alpha=0.5, offsets=offsets)
+                     for kernel in (theta_test, [theta_test[:2], theta_test[2:7], theta_test[7:]]))
+    for advance in (lambda p: p.advance_to(0.4), lambda p: p.run_to_convergence()):
+        assert advance(whole) == advance(blocks)
+        c = whole.system.params[0].numpy()
+        np.testing.assert_allclose(whole.test_outputs(), offsets[1] + theta_test @ c, rtol=1e-12)
+        np.testing.assert_allclose(blocks.test_outputs(), whole.test_outputs(), rtol=1e-12, atol=1e-14)
+        assert blocks.test_error() == whole.test_error()
+
+
+def test_a_test_kernel_of_the_wrong_size_or_not_finite():
+    theta, y = np.eye(4), np.array([1.0, -1.0, 1.0, -1.0])
+    short = ntk.FrozenKernelPredictor(theta, [theta[:3]], y, y, alpha=1.0)
+    with pytest.raises(ValueError, match="the test kernel has 3 rows in all, the test set 4 points"):
+        short.test_outputs()
+    diverged = ntk.FrozenKernelPredictor(theta, [theta[:2], np.full((2, 4), np.nan)], y, y, alpha=1.0)
+    diverged.run_to_convergence()
+    assert np.isnan(diverged.test_error())  # not 0.5: a NaN output is not a correct one
+
+
+class _Stopped:
+    """The network's final state as `KernelObserver.finish` reads it."""
+    t, step = 1.0, 10
+
+
+@pytest.mark.parametrize("centered", [True, False])
+def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kernel(monkeypatch, centered):
+    """The run's predictors compute the kernels by blocks of at most `rows` rows (here 7 of 64), the
+    Theta_0 predictor's at w0 even after the network has moved. Their train kernels and their test
+    outputs at their coefficients c, F0_test + Theta(test, train) c, are those of the whole kernels
+    computed directly (float64, 1e-10), and so are the test errors reported."""
+    from conftest import build_model, task_of
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf import losses
+    from lazyfeat_tf.ntk import predictor
+    from test_measures import perturb
+
+    config = tracked_config(dtype="float64", model__centered=centered, kernels__running_fractions=(1.0,))
+    spec, task = config_lib.resolve(config), task_of(config)
+    model, fresh = (build_model(config, task.input_shape) for _ in range(2))  # same seed: fresh stays at w0
+    rows = []
+    monkeypatch.setattr(predictor, "block_rows", lambda model, n: 7)
+    monkeypatch.setattr(predictor, "empirical_ntk", lambda m, x1, x2, **kw: rows.append(len(x1)) or
+                        ntk.empirical_ntk(m, x1, x2, **kw))
+    observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
+    offset = 0.0 if centered else observer.offsets[1]
+
+    def whole_kernels(network):
+        return (ntk.empirical_ntk(network, task.x_train).numpy(),
+                ntk.empirical_ntk(network, task.x_test, task.x_train).numpy())
+
+    def check(found, kernels):
+        """The predictor `found` (trained) against the whole `kernels`: (its test error, reference)."""
+        np.testing.assert_allclose(found.system.theta.numpy(), kernels[0], rtol=1e-10)
+        expected = offset + kernels[1] @ found.system.params[0].numpy()
+        np.testing.assert_allclose(found.test_outputs(), expected, rtol=1e-10)
+        return found.test_error(), float(losses.error_rate(expected, task.y_test))
+
+    initial = whole_kernels(fresh)
+    observer.initial.run_to_convergence()
+    perturb(model)  # the network trains; the Theta_0 predictor's test kernel stays at w0
+    final = whole_kernels(model)
+    init_error, expected = check(observer.initial, initial)
+    assert init_error == expected
+    rows.clear()
+    results, _ = observer.finish(_Stopped)
+    # 10 blocks each: Theta_0(test, train), Theta_T(train, train), Theta_T(test, train) for the final
+    # kernel's predictor and again for the running one
+    assert max(rows) == 7 and len(rows) == 4 * 10
+    final_error, expected = check(observer.initial, final)  # now the final kernel's predictor
+    assert results["init_kernel_test_error"] == init_error
+    assert results["final_kernel_test_error"] == final_error == expected
+    running_error, expected = check(observer.running, final)
+    assert results["running_kernel_test_errors"][0]["test_error"] == running_error == expected
+    assert results["kernel_drift_train_full"] == pytest.approx(ntk.relative_drift(final[0], initial[0]), rel=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------
+# What the predictors cost in the memory estimate of a run (lazyfeat_tf.preflight)
+
+
+def protocol_spec(n_test=50_000, **overrides):
+    """Setup A at the article's P = 10,000, h = 100, float64 (`overrides` as in `tiny_config`)."""
+    from conftest import set_field
+    from lazyfeat_tf import config as config_lib
+
+    config = config_lib.setup_a_config()
+    config.alpha_sqrt_h, config.dtype, config.model.width = 1.0, "float64", 100
+    config.data.n_train, config.data.n_test = 10_000, n_test
+    for key, value in overrides.items():
+        set_field(config, key, value)
+    return config_lib.resolve(config)
+
+
+def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kernel():
+    """At P = 10,000 the predictors cost 4 (5 with running predictors) `[P, P]` float64 kernels, a
+    block of kernel rows and a pass over the training set; 40,000 more test points cost their data
+    and passes, linear in n_test, not a `[40000, 10000]` kernel (3 GB)."""
+    from lazyfeat_tf import preflight
+
+    name = "the frozen-kernel predictors' [n_train, n_train] kernels"
+    plain, running = (preflight.memory_terms(protocol_spec(**k))[name][0]
+                      for k in ({}, {"kernels__running_fractions": (1.0,)}))
+    assert running - plain == 8 * 10_000**2
+    assert 4 * 8 * 10_000**2 < plain < 4 * 8 * 10_000**2 + 2**30
+    more_tests = preflight.estimated_bytes(protocol_spec()) - preflight.estimated_bytes(protocol_spec(n_test=10_000))
+    assert 0 < more_tests < 0.5 * 8 * 40_000 * 10_000
+    assert preflight.estimated_bytes(protocol_spec()) < 6.5 * 2**30  # the run that used 21 GB (9.93 GiB estimated)
+
+
+@pytest.mark.parametrize("overrides, available, parts", [
+    ({}, 2**30, [("config.data.n_train=10000: the run needs about 6.06 GiB of memory (estimate), 3.69 GiB of it "
+                  "for the frozen-kernel predictors' [n_train, n_train] kernels, and 1 GiB is available"),
+                 "lower --config.data.n_train or set --config.kernels.predictors=False"]),
+    ({"kernels__predictors": False, "data__n_test": 10**7}, 2**30,
+     ["config.data.n_test=10000000", "of it for the whole-set kernel drift",
+      "lower --config.data.n_test or set --config.kernels.full_drift=False"]),
+    ({"kernels__track": False, "data__n_test": 10**7}, 2**30,
+     ["config.data.n_test=10000000", "of it for the data", "lower --config.data.n_test"]),
+    ({"model__width": 10**6}, 2**30, ["config.model.width=1000000", "for the network's parameters",
+                                      "lower --config.model.width"]),
+])
+def test_the_memory_message_names_the_term_that_costs_the_most(overrides, available, parts):
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf import preflight
+
+    with pytest.raises(config_lib.ConfigError) as error:
+        preflight.check_memory(protocol_spec(**overrides), available=available)
+    message = str(error.value)
+    assert "\n" not in message
+    for part in parts:
+        assert part in message, (part, message)

@@ -311,3 +311,43 @@ def test_frozen_copy_does_not_enter_the_kernel():
     assert_close(ntk.empirical_ntk(model, x), before, 1e-14, "method=auto after changing trunk0/kernel0")
     trainable = [v.path for v in model.trainable_variables]
     assert all(not p.startswith("trunk0") and "kernel0" not in p for p in trainable)
+
+
+# ----------------------------------------------------------------------------------------------
+# The kernel by blocks of rows (the frozen-kernel predictors' test kernel)
+
+
+def perturbed(model, scale=0.3, seed=1):
+    """`model` with its trained variables moved off their initial values (as training would)."""
+    rng = np.random.default_rng(seed)
+    for v in model.trainable_variables:
+        v.assign(v.numpy() + scale * rng.standard_normal(v.shape).astype(v.dtype))
+    return model
+
+
+@pytest.mark.parametrize("kind, shape", [("fc", FC_SHAPE), ("cnn", CNN_SHAPE)])
+def test_kernel_rows_are_the_blocks_of_the_whole_kernel(kind, shape, monkeypatch):
+    """KernelRows yields consecutive blocks of at most `rows` rows of Theta(x_rows, x_cols) at the
+    current parameters (float64, to 1e-10); `initial=True` gives those of Theta_0 and leaves the
+    trained values in place, exactly; `assemble` is the whole kernel."""
+    from lazyfeat_tf.ntk import predictor
+
+    model, fresh = perturbed(make_model(shape, kind=kind)), make_model(shape, kind=kind)
+    x_rows, x_cols = inputs(11, shape, seed=1), inputs(6, shape, seed=2)
+    theta_t, theta_0 = (ntk.empirical_ntk(m, x_rows, x_cols).numpy() for m in (model, fresh))
+    assert rel_err(theta_t, theta_0) > 1e-2
+    trained = [v.numpy() for v in model.trainable_variables]
+    calls = []
+    monkeypatch.setattr(predictor, "empirical_ntk", lambda m, x1, x2, **kw: calls.append(len(x1)) or
+                        empirical.empirical_ntk(m, x1, x2, **kw))
+    for rows in (None, 4):  # the default (one block for a tiny kernel); ragged blocks of 4
+        for initial, expected in ((False, theta_t), (True, theta_0)):
+            calls.clear()
+            kernel = predictor.KernelRows(model, x_rows, x_cols, initial=initial, rows=rows)
+            blocks = list(kernel)
+            assert [len(b) for b in blocks] == calls and max(calls) <= (rows or 11) and sum(calls) == 11
+            assert all(b.shape[1] == 6 and b.dtype == np.float64 for b in blocks)
+            assert_close(np.concatenate(blocks), expected, FLOAT64_RTOL, f"rows={rows}, initial={initial}")
+            assert_close(kernel.assemble(), expected, FLOAT64_RTOL, f"assemble, rows={rows}, initial={initial}")
+    for before, v in zip(trained, model.trainable_variables):
+        np.testing.assert_array_equal(v.numpy(), before)

@@ -17,14 +17,17 @@ predictor trained on it.
 At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the final Theta_T to
 convergence and reports their test errors (the article's "init. ker." and "final ker."), and with
 `full_drift` the kernel drift on the whole train and test sets (`ntk.full_drift`).
+
+Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
+running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
+time; the `[n_test, n]` test kernel is never whole (`ntk.predictor.KernelRows`).
 """
 
 import numpy as np
 
 from lazyfeat_tf import models
-from lazyfeat_tf.ntk.empirical import empirical_ntk
-from lazyfeat_tf.ntk.full_drift import full_set_drift, kernels_change
-from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor
+from lazyfeat_tf.ntk.full_drift import full_set_drift, relative_change
+from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelRows
 from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import KernelTracker
 
@@ -62,17 +65,19 @@ class KernelObserver:
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
 
-    def _kernels(self):
-        """(Theta(train, train) `[n, n]`, Theta(test, train) `[n_test, n]`) of the current network."""
-        x_train, x_test = self.task.x_train, self.task.x_test
-        return (empirical_ntk(self.model, x_train, method=self.config.method),
-                empirical_ntk(self.model, x_test, x_train, method=self.config.method))
+    def _kernels(self, initial=False):
+        """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
+        the current network. The train kernel is filled block by block of rows; the test kernel is
+        only computed, block by block, when a predictor's test outputs are asked for, at the
+        network's parameters of that moment (its initial ones with `initial`): never whole."""
+        x_train, x_test, method = self.task.x_train, self.task.x_test, self.config.method
+        return (KernelRows(self.model, x_train, x_train, method=method).assemble(),
+                KernelRows(self.model, x_test, x_train, method=method, initial=initial))
 
     def _predictor(self):
-        """A frozen-kernel predictor on the current network's kernel (full training set)."""
-        return FrozenKernelPredictor(
-            *self._kernels(), self.task.y_train, self.task.y_test, offsets=self.offsets, **self.predictor_options
-        )
+        """The frozen-Theta_0 predictor (full training set), made at initialization."""
+        return FrozenKernelPredictor(*self._kernels(initial=True), self.task.y_train, self.task.y_test,
+                                     offsets=self.offsets, **self.predictor_options)
 
     def variables(self):
         """State to checkpoint: the Theta_0 predictor's integrator and coefficients, and the
@@ -85,7 +90,7 @@ class KernelObserver:
 
     def _running_test_error(self, kernels):
         """Test error of the predictor trained to convergence on `kernels` (NaN if not finite)."""
-        if not all(np.all(np.isfinite(kernel)) for kernel in kernels):
+        if not np.all(np.isfinite(kernels[0])):
             return float("nan")
         if self.running is None:
             self.running = FrozenKernelPredictor(*kernels, self.task.y_train, self.task.y_test,
@@ -140,10 +145,11 @@ class KernelObserver:
             self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self.initial.test_error()
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
-                results["kernel_drift_train_full"] = kernels_change(final[0].numpy(),
-                                                                    self.initial.system.theta.numpy())
+                theta_0, rows = self.initial.system.theta, 4096  # by blocks: no copy of the variable
+                results["kernel_drift_train_full"] = relative_change(
+                    (final[0][i:i + rows], theta_0[i:i + rows]) for i in range(0, len(final[0]), rows))
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
-            if all(np.all(np.isfinite(kernel)) for kernel in final):
+            if np.all(np.isfinite(final[0])):
                 self.initial.restart_on(*final)  # now the final kernel's predictor
                 self.initial.run_to_convergence()
                 results["final_kernel_test_error"] = self.initial.test_error()

@@ -14,8 +14,17 @@ for F = alpha f (`model.centered=False`); it is the same offset whichever kernel
 `GradientFlow`; `FrozenKernelPredictor` runs it to a given physical time t (to compare with the
 network at the same t, a second way to see t1) or to convergence, and predicts the test points
 through Theta(test, train). These are the "init. ker." / "final ker." baselines of the article.
+
+Memory: the flow needs only Theta(train, train) `[n, n]`. The test outputs F0_test + Theta(test,
+train) c are linear in the coefficients c `[n]`, so they are computed when asked, one block of test
+rows of Theta(test, train) at a time (`KernelRows`): the `[n_test, n]` kernel is never whole in
+memory (at the article's n = 10,000 and 50,000 test points it would be 4 GB in float64, and
+computing it at once took several times that). Memory O(n^2 + rows * n), rows from
+`full_drift.block_rows` (blocks of about 256 MiB); time: the kernel's Gram products once per call
+of `test_outputs`, plus one forward/backward pass of the training points per block.
 """
 
+import contextlib
 import math
 import threading
 
@@ -23,6 +32,62 @@ import numpy as np
 import tensorflow as tf
 
 from lazyfeat_tf import dynamics, losses
+from lazyfeat_tf.ntk.empirical import empirical_ntk
+from lazyfeat_tf.ntk.full_drift import block_rows, initial_parameters
+
+
+class KernelRows:
+    """The `[n_rows, n_cols]` tangent kernel Theta(x_rows, x_cols) of a model, by blocks of rows.
+
+    Iterating yields its consecutive blocks of rows, `[rows, n_cols]` numpy arrays in the model's
+    dtype, each computed by `ntk.empirical_ntk` when it is reached, at the model's parameters of that
+    moment (its current ones, or with `initial=True` its initial ones, put in place for the block by
+    `full_drift.initial_parameters`). Only one block is alive at a time: memory O(rows * n_cols).
+    `assemble()` fills the whole kernel into one array.
+
+    Args:
+        model: a model made by `models.build_model`.
+        x_rows: `[n_rows, *input_shape]`, x_cols: `[n_cols, *input_shape]` inputs.
+        method: passed to `ntk.empirical_ntk`.
+        initial: compute the kernel of the initial parameters w0 instead of the current ones.
+        rows: rows per block (None: `full_drift.block_rows(model, n_cols)`, about 256 MiB of
+            kernels per block).
+
+    Example:
+        >>> test_kernel = KernelRows(model, x_test, x_train, initial=True)   # Theta_0(test, train)
+        >>> outputs = np.concatenate([block @ c for block in test_kernel])   # [n_test]
+    """
+
+    def __init__(self, model, x_rows, x_cols, *, method="auto", initial=False, rows=None):
+        self.model, self.x_rows, self.x_cols = model, x_rows, x_cols
+        self.method, self.initial = method, initial
+        self.rows = rows or block_rows(model, len(x_cols))
+
+    @property
+    def shape(self):
+        """`(n_rows, n_cols)`."""
+        return len(self.x_rows), len(self.x_cols)
+
+    def __iter__(self):
+        n = len(self.x_rows)
+        # One block of a kernel of a set with itself: the symmetric form, one pass over the set.
+        x_cols = None if self.x_cols is self.x_rows and self.rows >= n else self.x_cols
+        for start in range(0, n, self.rows):
+            with initial_parameters(self.model) if self.initial else contextlib.nullcontext():
+                block = empirical_ntk(self.model, self.x_rows[start:start + self.rows], x_cols, method=self.method)
+            yield block.numpy()
+
+    def assemble(self):
+        """The whole `[n_rows, n_cols]` kernel as one numpy array, filled block by block (the
+        kernel plus one block in memory)."""
+        kernel = None
+        start = 0
+        for block in self:
+            if kernel is None:
+                kernel = np.empty(self.shape, block.dtype)
+            kernel[start:start + len(block)] = block
+            start += len(block)
+        return kernel
 
 
 class KernelSystem:
@@ -59,11 +124,20 @@ class KernelSystem:
         return outputs, loss, [self.alpha**2 * tape.gradient(loss, outputs)]
 
 
+def _row_blocks(kernel):
+    """A kernel given whole (an array or tensor) as one block of rows; blocks as they are."""
+    return (kernel,) if isinstance(kernel, (np.ndarray, tf.Tensor)) else kernel
+
+
 class FrozenKernelPredictor:
     """The linear model on a frozen kernel, trained by the adaptive gradient flow.
 
     Args:
-        theta_train: `[n, n]`; theta_test_train: `[n_test, n]`; y_train `[n]`; y_test `[n_test]`.
+        theta_train: `[n, n]` Theta(train, train).
+        test_kernel: Theta(test, train) `[n_test, n]`: the array when it is in hand, or its
+            consecutive blocks of test rows, a `KernelRows` (computed from a model whenever the
+            test outputs are asked for) or any re-iterable of `[rows, n]` arrays.
+        y_train `[n]`; y_test `[n_test]`: labels +1/-1.
         alpha, loss, soft_hinge_beta: as for the network.
         offsets: (F0_train `[n]`, F0_test `[n_test]`), the network's outputs at initialization, or
             None for zeros (the centred network).
@@ -74,13 +148,13 @@ class FrozenKernelPredictor:
             devices, which XLA cannot read, so the loop runs uncompiled.
     """
 
-    def __init__(self, theta_train, theta_test_train, y_train, y_test, *, alpha, loss="soft_hinge",
+    def __init__(self, theta_train, test_kernel, y_train, y_test, *, alpha, loss="soft_hinge",
                  soft_hinge_beta=20.0, offsets=None, **flow_options):
         train_offset, test_offset = (None, None) if offsets is None else offsets
         self.system = KernelSystem(theta_train, y_train, alpha, loss, soft_hinge_beta, train_offset)
-        self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
-        self.y_test = tf.cast(y_test, self.system.dtype)
-        self.test_offset = None if test_offset is None else tf.cast(test_offset, self.system.dtype)
+        self.test_kernel = _row_blocks(test_kernel)
+        self.y_test = np.asarray(y_test, self.system.dtype.as_numpy_dtype)
+        self.test_offset = None if test_offset is None else np.asarray(test_offset, self.y_test.dtype)
         flow_options.setdefault("jit_compile", not tf.distribute.has_strategy())
         self.flow = dynamics.GradientFlow(self.system, **flow_options)
         self._compiling = None
@@ -97,12 +171,12 @@ class FrozenKernelPredictor:
         if self._compiling is not None:
             self._compiling.join()
 
-    def restart_on(self, theta_train, theta_test_train):
-        """Start again from c = 0 at t = 0 on another kernel of the same shapes (e.g. the final one),
-        reusing the compiled integrator."""
+    def restart_on(self, theta_train, test_kernel):
+        """Start again from c = 0 at t = 0 on another kernel of the same shapes (e.g. the final one;
+        `test_kernel` as for the constructor), reusing the compiled integrator."""
         self._wait_for_compilation()
         self.system.theta.assign(tf.cast(theta_train, self.system.dtype))
-        self.theta_test_train = tf.cast(theta_test_train, self.system.dtype)
+        self.test_kernel = _row_blocks(test_kernel)
         self.system.params[0].assign(tf.zeros_like(self.system.params[0]))
         self.flow.restart()
 
@@ -124,9 +198,19 @@ class FrozenKernelPredictor:
         return self.flow.outputs.numpy()
 
     def test_outputs(self):
+        """F_test = F0_test + Theta(test, train) c `[n_test]`, block of test rows by block."""
         self._wait_for_compilation()
-        outputs = tf.linalg.matvec(self.theta_test_train, self.system.params[0])
-        return (outputs if self.test_offset is None else self.test_offset + outputs).numpy()
+        c = self.system.params[0]
+        parts = [tf.linalg.matvec(tf.cast(block, self.system.dtype), c).numpy() for block in self.test_kernel]
+        outputs = np.concatenate(parts) if parts else np.zeros(0, self.y_test.dtype)
+        if len(outputs) != len(self.y_test):
+            raise ValueError(f"the test kernel has {len(outputs)} rows in all, the test set {len(self.y_test)} "
+                             "points: give Theta(test, train) for every test point")
+        return outputs if self.test_offset is None else self.test_offset + outputs
 
     def test_error(self):
-        return float(losses.error_rate(self.test_outputs(), self.y_test.numpy()))
+        """Fraction of test points with F y <= 0; NaN when an output is not finite (a diverged kernel)."""
+        outputs = self.test_outputs()
+        if not np.all(np.isfinite(outputs)):
+            return float("nan")
+        return float(losses.error_rate(outputs, self.y_test))
