@@ -30,6 +30,7 @@ from lazyfeat_tf.config import setup_a_config
 from lazyfeat_tf.config.scales import pick
 
 FIGURES = ("test_error_vs_alpha",)
+SCALES = ("reduced", "protocol", "article")
 
 
 def _half_decades(low, high):
