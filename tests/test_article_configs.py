@@ -60,8 +60,7 @@ for path in sys.argv[1:]:
     for scale in entry["scales"]:
         base = module.get_config(scale)
         points = module.get_sweep(scale)
-        specs = [config_lib.resolve(grid.apply_overrides(base, point)) for point in points]
-        grid.expand(base, points)  # run names are unique
+        specs = [config_lib.resolve(run.config) for run in grid.expand(base, points)]  # names unique too
         entry["by_scale"][scale] = {
             "points": len(points),
             "n_train": sorted({s.data.n_train for s in specs}),

@@ -1,4 +1,23 @@
-"""DRAFT"""
+"""Article, figure "bias": hidden layers with biases (beta = 0.1) against none.
+
+Setup A (FC, L = 3, Softplus beta = 5, soft hinge b = 20, plain gradient flow until every training
+margin reaches 1), Fashion-MNIST parity, without biases (the article's default) and with biases
+z^l = sigma(W^l z^(l-1) / sqrt(n) + beta b^l), b^l ~ N(0, 1), beta = 0.1 (`model.use_bias=True,
+model.beta=0.1`). The article compares the two test-error curves vs alpha*sqrt(h) at h = 100.
+
+Scales (append to the file name):
+- `:reduced` (default): P = 1000, 5000 test points, h = 100, alpha*sqrt(h) = 1e-3 ... 1e3 in
+  decades, 2 seeds, float32: 28 runs.
+- `:article`: P = 10,000 and 50,000 test points, h = 100, alpha*sqrt(h) = 1e-4 ... 1e7 in half
+  decades, 10 seeds, float64: 460 runs, out of reach of a CPU.
+
+    python -m launch.sweep --config=configs/article/bias.py --workdir=runs/article/bias --workers=1 --threads=1
+    python -m launch.report --workdir=runs/article/bias
+
+The report draws the two variants as two families (config.json differs in model.use_bias and model.beta).
+
+Measured here (reduced): RUNTIME_TBD
+"""
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config

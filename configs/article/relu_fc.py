@@ -1,4 +1,26 @@
-"""DRAFT"""
+"""Article, appendix "FC-ReLU": setup A with ReLU: test error vs alpha*sqrt(h) and the time dynamics.
+
+FC, L = 3, normalized ReLU (sqrt(2) relu), no bias, soft hinge b = 20, plain gradient flow until
+every training margin reaches 1, float64. The article's appendix trains it on MNIST parity with
+P = 5000 and shows the same panels as for Softplus: the test error vs alpha*sqrt(h), the kernel
+change vs alpha*sqrt(h) (ReLU drift slopes), alpha^2 L(t), t1 and ||f_t - f_0|| vs t / t1.
+
+MNIST is read through tensorflow-datasets (`data.source="tfds"`), which cannot download here: the
+`:reduced` scale uses Fashion-MNIST parity from Debian's IDX files instead.
+
+Scales (append to the file name):
+- `:reduced` (default): Fashion-MNIST, P = 1000, 1000 test points (the kernel change on all of
+  them), h = 64, alpha*sqrt(h) = 1e-3 ... 1e5 in decades, 2 seeds: 18 runs. Fit the lazy drift
+  exponent from 1e3 up: `--lazy_min=1000 --feature_max=0.1`.
+- `:article`: MNIST (tfds), P = 5000, 50,000 test points, h = 100, 300, 1000, alpha*sqrt(h) =
+  1e-4 ... 1e7 in half decades, 10 seeds: 690 runs, out of reach of a CPU.
+
+    python -m launch.sweep --config=configs/article/relu_fc.py --workdir=runs/article/relu_fc \
+        --workers=1 --threads=1
+    python -m launch.report --workdir=runs/article/relu_fc --lazy_min=1000 --feature_max=0.1
+
+Measured here (reduced): RUNTIME_TBD
+"""
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config

@@ -1,4 +1,30 @@
-"""DRAFT"""
+"""Article, figure "time dynamics": kernel change, alpha^2 L(t), t1 and ||F_t - F_0|| vs alpha*sqrt(h).
+
+Setup A (FC, L = 3, Softplus beta = 5, no bias, soft hinge b = 20, plain gradient flow until every
+training margin reaches 1), Fashion-MNIST parity, float64. The article (P = 10,000) finds:
+(a) the kernel change ||Theta_T - Theta_0|| / ||Theta_0|| falls as (alpha sqrt(h))^(-a) with a of
+about 4/3 in the feature regime and 1 in the lazy regime (fitted over alpha*sqrt(h) of about
+1e3 ... 1e7), and crosses 1 near alpha*sqrt(h) of 10-100; (b) alpha^2 L(t) curves collapse against
+t / (alpha sqrt(h)) in the feature regime; (c) t1 / (alpha sqrt(h)) is flat (about 3) in the feature
+regime and falls with slope -1 in the lazy regime. The records of every run hold alpha^2 L(t) and
+||F_t - F_0|| (metrics.jsonl); results.json the final kernel change on the whole test set and t1.
+
+Scales (append to the file name):
+- `:reduced` (default): P = 1000, 1000 test points (the kernel change on all of them), h = 64,
+  alpha*sqrt(h) = 1e-3 ... 1e5 in decades, 2 seeds, float64 (float32 round-off shows in the lazy
+  drift at large alpha*sqrt(h)): 18 runs. One width: pooled widths steepen the lazy slope (h = 16
+  sits off the others' drift curve). Fit the lazy exponent on the asymptotic range from 1e3 up
+  (at 100 the second-order term still steepens it) and the feature one up to 0.1:
+  `--lazy_min=1000 --feature_max=0.1`.
+- `:article`: P = 10,000 and 50,000 test points, h = 100, 300, 1000, alpha*sqrt(h) = 1e-4 ... 1e7
+  in half decades, 10 seeds, float64: 690 runs, out of reach of a CPU.
+
+    python -m launch.sweep --config=configs/article/time_dynamics.py --workdir=runs/article/time_dynamics \
+        --workers=1 --threads=1
+    python -m launch.report --workdir=runs/article/time_dynamics --lazy_min=1000 --feature_max=0.1
+
+Measured here (reduced): RUNTIME_TBD
+"""
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
