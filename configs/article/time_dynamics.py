@@ -23,7 +23,11 @@ Scales (append to the file name):
         --workers=1 --threads=1
     python -m launch.report --workdir=runs/article/time_dynamics --lazy_min=1000 --feature_max=0.1
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): 30 min of wall time for the 18 runs (1 worker x 1 thread on the shared
+2-core CPU, load average 7-10; the runs' own wall times add up to 29.5 min, 44-184 s each), all
+converged. Kernel-change exponents: lazy (alpha*sqrt(h) >= 1000) -0.997 [-1.033, -0.959], feature
+(<= 0.1) -1.534 [-1.655, -1.410]; t1 / (alpha sqrt(h)) slope -0.03 (feature) and -1.000 (lazy)
+(docs/article/fc.md).
 """
 
 from lazyfeat_tf import sweep
