@@ -20,7 +20,7 @@ Scales (append to the file name):
 Measured here (reduced): 32.5 min of wall time for the 20 runs (1 worker x 1 thread on the shared
 2-core CPU, load average 8-10; 34-412 s each, h = 160 at 1e-4 the longest), all converged. Test
 error from h = 10 to 160: 4.8% -> 4.4% at 1e-4, 4.9% -> 4.2% at 1e4, the lazy net equal to the
-frozen-Theta_0 predictor at every width; the feature curve under the lazy one up to h = 80 and
+frozen-Theta_0 predictor at every width; the 1e-4 curve under the lazy one up to h = 80 and
 above it at h = 160 (one seed, 2000 test points: +- 0.45% per point; docs/article/fc.md).
 """
 
