@@ -17,7 +17,10 @@ Scales (append to the file name):
         --workdir=runs/article/fluctuations_vs_h --workers=1 --threads=1
     python -m launch.report --workdir=runs/article/fluctuations_vs_h
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): 17 min 54 s of wall time for the 48 runs (1 worker x 1 thread on the
+shared 2-core CPU, load average 5-10; 6-51 s each), all converged. delta F ~ h^slope with slope
+-0.40 [-0.72, -0.10] at alpha*sqrt(h) = 0.01, -0.59 [-0.77, -0.33] at 1 and -0.62 [-0.78, -0.45]
+at 100 (docs/article/fc.md).
 """
 
 from lazyfeat_tf import sweep
