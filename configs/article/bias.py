@@ -16,7 +16,8 @@ Scales (append to the file name):
 
 The report draws the two variants as two families (config.json differs in model.use_bias and model.beta).
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
 """
 
 from lazyfeat_tf import sweep

@@ -17,7 +17,8 @@ Scales (append to the file name):
 
 The report draws the two depths as two families (config.json differs in model.depth).
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
 """
 
 from lazyfeat_tf import sweep

@@ -18,7 +18,8 @@ Scales (append to the file name):
     python -m launch.sweep --config=configs/article/pca.py --workdir=runs/article/pca --workers=1 --threads=1
     python -m launch.report --workdir=runs/article/pca
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
 """
 
 from lazyfeat_tf import sweep

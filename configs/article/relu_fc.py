@@ -19,7 +19,8 @@ Scales (append to the file name):
         --workers=1 --threads=1
     python -m launch.report --workdir=runs/article/relu_fc --lazy_min=1000 --feature_max=0.1
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
 """
 
 from lazyfeat_tf import sweep

@@ -20,7 +20,8 @@ Scales (append to the file name):
 
 The report draws one family per P (config.json differs in data.n_train).
 
-Measured here (reduced): RUNTIME_TBD
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
 """
 
 from lazyfeat_tf import sweep
