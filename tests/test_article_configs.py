@@ -5,8 +5,8 @@
   without TensorFlow (in a subprocess); no argument means ":reduced"; an unknown scale is a one-line
   `ConfigError` naming exactly the declared scales, and through `python -m launch.sweep` exit
   status 2, one line on stderr and no sweep directory.
-- Every reduced config on a local data source trains one of its points, shrunk (width 8, 64 + 64
-  real Fashion-MNIST points, 60 steps, 16 + 16 kernel probes), through `train_and_evaluate`: the run
+- Every reduced config reading IDX files present here trains one of its points, shrunk (width 8,
+  64 + 64 real points, 60 steps, 16 + 16 kernel probes), through `train_and_evaluate`: the run
   directory holds the point's values and a finite test error. (Configs on tfds are tested with mock
   data elsewhere.)
 - The crossover config gives its search at both scales (the reduced one is configs/crossover_fc.py,
@@ -33,7 +33,6 @@ CONFIG_FILES = sorted(glob.glob(os.path.join(ARTICLE_DIR, "*.py")))
 NAMES = [os.path.basename(f)[:-3] for f in CONFIG_FILES]
 KNOWN_FIGURES = ("test_error_vs_h", "test_error_vs_alpha", "fluctuations_vs_h", "time_dynamics", "alphaf", "bias",
                  "depth", "gradient_flow_vs_adam", "var_vs_p", "feature_vs_lazy")
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 TIMEOUT = 300
 
 # Run in a subprocess: loads every article config at every scale, resolves every point, and reports
@@ -104,7 +103,7 @@ def test_figures_and_scales_are_declared_and_every_point_resolves(inspected, pat
     for scale, seen in entry["by_scale"].items():
         assert seen["points"] >= 2, (scale, seen)
     reduced, article = entry["by_scale"]["reduced"], entry["by_scale"]["article"]
-    assert reduced["sources"] == ["idx"]  # the reduced scale runs offline (Fashion-MNIST IDX files)
+    assert len(reduced["sources"]) == 1 and len(article["sources"]) == 1
     assert article["points"] > reduced["points"]
 
 
@@ -151,18 +150,18 @@ def _config_json_value(config_json, key):
 
 
 def _local_points():
-    """(path, point) of every reduced config on a local data source: its last sweep point (the one
-    that differs most from setup A's defaults: uncentred, with biases, deeper, the largest P)."""
+    """(path, point) of every reduced config reading IDX files from a directory here: its last sweep
+    point (the one that differs most from setup A's defaults: uncentred, with biases, deeper, the
+    largest P)."""
     cases = []
     for path in CONFIG_FILES:
         module = grid.load_config_module(path)
-        if module.get_config("reduced").data.source != "tfds":
+        data = module.get_config("reduced").data
+        if data.source == "idx" and os.path.isdir(data.path):
             cases.append(pytest.param(path, module.get_sweep("reduced")[-1], id=os.path.basename(path)[:-3]))
     return cases
 
 
-@pytest.mark.skipif(not os.path.isdir(FASHION_MNIST), reason=f"{FASHION_MNIST} missing: "
-                    "apt-get install dataset-fashion-mnist")
 @pytest.mark.parametrize("path,point", _local_points())
 def test_a_shrunk_reduced_point_trains_on_real_data(path, point, tmp_path):
     from lazyfeat_tf import train
@@ -179,7 +178,7 @@ def test_a_shrunk_reduced_point_trains_on_real_data(path, point, tmp_path):
     for key, value in point.items():  # the run is the point's (TINY overrides aside)
         if key not in TINY and key not in config_lib.SCALE_KEYS:
             assert _config_json_value(config_json, key) == value, key
-    assert config_json["data"]["name"] == "fashion_mnist" and config_json["data"]["n_train"] == 64
+    assert config_json["data"]["source"] == "idx" and config_json["data"]["n_train"] == 64
     spec = config_lib.resolve(config)
     assert results["alpha_sqrt_h"] == pytest.approx(spec.alpha_sqrt_h, rel=1e-12)
     if spec.kernels.predictors:
