@@ -30,6 +30,7 @@ from lazyfeat_tf.config import setup_a_config
 from lazyfeat_tf.config.scales import pick
 
 FIGURES = ("test_error_vs_alpha",)
+SCALES = ("reduced", "protocol", "article")
 
 
 def _half_decades(low, high):
@@ -63,13 +64,13 @@ def _protocol_points():
     return points
 
 
-def get_sweep(scale="reduced"):
-    if scale == "protocol":
-        return _protocol_points()
-    widths, ash, seeds = pick(
-        scale,
-        reduced=((25, 50, 100), tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
-        article=((100, 300, 1000), _half_decades(-4, 7), tuple(range(10))),
-    )
+def _grid(widths, ash, seeds):
     return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
                          sweep.axis("alpha_sqrt_h", ash))
+
+
+def get_sweep(scale="reduced"):
+    return pick(scale,
+                reduced=_grid((25, 50, 100), tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
+                protocol=_protocol_points(),
+                article=_grid((100, 300, 1000), _half_decades(-4, 7), tuple(range(10))))

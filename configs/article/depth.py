@@ -1,0 +1,50 @@
+"""Article, figure "other" (d): depth L = 3 against L = 9 hidden layers, test error vs alpha*sqrt(h).
+
+Setup A (FC, Softplus beta = 5, no bias, soft hinge b = 20, plain gradient flow until every training
+margin reaches 1), Fashion-MNIST parity, with `model.depth` 3 (the article's setup A) and 9. The
+article compares the two test-error curves vs alpha*sqrt(h); deeper nets are expected to leave the
+lazy regime with a feature-regime kernel-change exponent nearer 2 (DESIGN.md, finding 4).
+
+Scales (append to the file name):
+- `:reduced` (default): P = 1000, 5000 test points, h = 64, alpha*sqrt(h) = 1e-2 ... 1e3 in decades,
+  2 seeds, float32: 24 runs. Not 1e-3: there L = 9 sits on a plateau (alpha^2 L about 0.51, 512 of
+  1000 margins below 1 after 2900 steps, 90 s here), where L = 3 converges in about 5000 steps.
+- `:article`: P = 10,000 and 50,000 test points, h = 100, alpha*sqrt(h) = 1e-4 ... 1e7 in half
+  decades, 10 seeds, float64: 460 runs, out of reach of a CPU.
+
+    python -m launch.sweep --config=configs/article/depth.py --workdir=runs/article/depth --workers=1 --threads=1
+    python -m launch.report --workdir=runs/article/depth
+
+The report draws the two depths as two families (config.json differs in model.depth).
+
+Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
+same command starts or resumes it).
+"""
+
+from lazyfeat_tf import sweep
+from lazyfeat_tf.config import setup_a_config
+from lazyfeat_tf.config.scales import pick
+
+FIGURES = ("depth",)
+SCALES = ("reduced", "article")
+
+
+def get_config(scale="reduced"):
+    config = setup_a_config()
+    config.alpha_sqrt_h = 1.0  # swept
+    config.data.n_train, config.data.n_test = pick(scale, reduced=(1000, 5000), article=(10_000, 50_000))
+    config.dtype = pick(scale, reduced="float32", article="float64")
+    config.dynamics.max_steps = pick(scale, reduced=100_000, article=1_000_000)
+    config.dynamics.num_records = 40
+    config.kernels.predictors = False
+    return config
+
+
+def get_sweep(scale="reduced"):
+    widths, ash, seeds = pick(
+        scale,
+        reduced=((64,), tuple(10.0 ** k for k in range(-2, 4)), (0, 1)),
+        article=((100,), tuple(float(f"{10 ** (k / 2):.4g}") for k in range(-8, 15)), tuple(range(10))),
+    )
+    return sweep.product(sweep.axis("model.depth", (3, 9)), sweep.axis("seed", seeds),
+                         sweep.axis("model.width", widths), sweep.axis("alpha_sqrt_h", ash))
