@@ -43,6 +43,7 @@ CASES = [  # (entry point, arguments; $TMP is the fixture folder, $W a workdir t
         "dynamics.batch_size=0", "dynamics.max_steps=0", "dynamics.max_steps=abc", "dynamics.num_records=0",
         "checkpoint_every_secs=-1.0", "kernels.n_probe_train=0", "kernels.n_probe_test=-1",
         "kernels.n_eigenvalues=0", "kernels.heatmap_size=0", "kernels.method=fast", "model.widht=8",
+        "dynamics.step_crossover=-1.0",
         "colour=1", "model=3",
     ]],
     *[("train", ["--config=configs/demo.py", "--workdir=$W", f"--config.alpha={value}"])
@@ -82,6 +83,10 @@ CASES = [  # (entry point, arguments; $TMP is the fixture folder, $W a workdir t
         "no_sweep", "empty_sweep", "not_a_list_sweep", "unknown_key_sweep", "same_names_sweep",
         "bad_value_sweep", "missing", "syntax"]],
     ("sweep", SWEEP + ["--config.model.widht=8"]),
+    ("train", ["--config=configs/article/test_error_vs_alpha.py:nonsense", "--workdir=$W"]),
+    ("sweep", ["--config=configs/article/test_error_vs_alpha.py:nonsense", "--workdir=$W"]),
+    ("sweep", ["--config=configs/sweep_demo.py:reduced", "--workdir=$W"]),
+    ("report", ["--workdir=$TMP/finished", "--figures=test_error_vs_alpha,nope"]),
     ("report", ["--workdir=$TMP/nonexistent"]),
     ("report", ["--workdir=$TMP/a_file"]),
     ("report", ["--workdir=$TMP/empty"]),

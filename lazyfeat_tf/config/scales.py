@@ -19,5 +19,5 @@ def pick(scale, **by_scale):
     if scale not in by_scale:
         offered = ", ".join(f":{name}" for name in by_scale)
         raise ConfigError(f"config scale {scale!r} is not one of {offered}; append one of them to the "
-                          "config file, e.g. --config=configs/article/test_error_vs_alpha.py:article")
+                          "config file's name (without one, the file's default scale is used)")
     return by_scale[scale]
