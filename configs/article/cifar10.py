@@ -38,7 +38,7 @@ here on Fashion-MNIST, and a run takes thousands of steps: hours per run on a CP
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, half_decades, pick
 
 FIGURES = ("test_error_vs_alpha", "gradient_flow_vs_adam")
 SCALES = ("reduced", "article")
@@ -50,10 +50,6 @@ DYNAMICS = [  # the swept dynamics, each with its loss
     {"dynamics.kind": "adam", "loss.name": "hinge", "kernels.predictors": False},
 ]
 
-
-def _half_decades(low, high):
-    """alpha*sqrt(h) from 10^low to 10^high in half decades (4 significant digits)."""
-    return tuple(float(f"{10 ** (k / 2):.4g}") for k in range(2 * low, 2 * high + 1))
 
 
 def get_config(scale="reduced"):
@@ -73,7 +69,7 @@ def get_config(scale="reduced"):
 def get_sweep(scale="reduced"):
     ash, seeds = pick(
         scale,
-        reduced=(tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
-        article=(_half_decades(-4, 7), tuple(range(10))),
+        reduced=(decades(-3, 3), (0, 1)),
+        article=(half_decades(-4, 7), tuple(range(10))),
     )
     return sweep.product(sweep.axis("seed", seeds), DYNAMICS, sweep.axis("alpha_sqrt_h", ash))

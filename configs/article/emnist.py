@@ -32,15 +32,11 @@ step took about 1-2 s here, and a run takes thousands of steps: hours per run on
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, half_decades, pick, standard_sizes
 
 FIGURES = ("test_error_vs_alpha",)
 SCALES = ("reduced", "article")
 
-
-def _half_decades(low, high):
-    """alpha*sqrt(h) from 10^low to 10^high in half decades (4 significant digits)."""
-    return tuple(float(f"{10 ** (k / 2):.4g}") for k in range(2 * low, 2 * high + 1))
 
 
 def get_config(scale="reduced"):
@@ -48,9 +44,7 @@ def get_config(scale="reduced"):
     config.alpha_sqrt_h = 1.0  # swept
     config.model.width = 100
     config.data.source, config.data.name, config.data.path = "tfds", "emnist_letters", ""  # path: tfds data_dir
-    config.data.n_train, config.data.n_test = pick(scale, reduced=(1000, 5000), article=(10_000, 50_000))
-    config.dtype = pick(scale, reduced="float32", article="float64")
-    config.dynamics.max_steps = pick(scale, reduced=100_000, article=1_000_000)
+    standard_sizes(config, scale)
     config.dynamics.num_records = 80
     return config
 
@@ -58,7 +52,7 @@ def get_config(scale="reduced"):
 def get_sweep(scale="reduced"):
     ash, seeds = pick(
         scale,
-        reduced=(tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
-        article=(_half_decades(-4, 7), tuple(range(10))),
+        reduced=(decades(-3, 3), (0, 1)),
+        article=(half_decades(-4, 7), tuple(range(10))),
     )
     return sweep.product(sweep.axis("seed", seeds), sweep.axis("alpha_sqrt_h", ash))

@@ -25,7 +25,7 @@ at 100 (docs/article/fc.md).
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, pick
 
 FIGURES = ("fluctuations_vs_h",)
 SCALES = ("reduced", "article")
@@ -49,7 +49,6 @@ def get_sweep(scale="reduced"):
         scale,
         reduced=((16, 32, 64, 128), (0.01, 1.0, 100.0), (0, 1, 2, 3)),
         article=(tuple(round(27 * (5170 / 27) ** (k / 8)) for k in range(9)),  # 27, 52, ..., 5170
-                 tuple(10.0 ** k for k in range(-4, 8)), tuple(range(20))),
+                 decades(-4, 7), tuple(range(20))),
     )
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
-                         sweep.axis("alpha_sqrt_h", ash))
+    return sweep.seeds_widths_ash(seeds, widths, ash)

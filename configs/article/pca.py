@@ -24,7 +24,7 @@ same command starts or resumes it).
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, half_decades, pick, standard_sizes
 
 FIGURES = ("test_error_vs_alpha",)
 SCALES = ("reduced", "article")
@@ -36,9 +36,7 @@ def get_config(scale="reduced"):
     config.data.name, config.data.source = pick(scale, reduced=("fashion_mnist", "idx"), article=("mnist", "tfds"))
     config.data.path = pick(scale, reduced=config.data.path, article="")
     config.data.pca = 10
-    config.data.n_train, config.data.n_test = pick(scale, reduced=(1000, 5000), article=(10_000, 50_000))
-    config.dtype = pick(scale, reduced="float32", article="float64")
-    config.dynamics.max_steps = pick(scale, reduced=100_000, article=1_000_000)
+    standard_sizes(config, scale)
     config.dynamics.num_records = 40
     config.kernels.predictors = False
     return config
@@ -47,8 +45,7 @@ def get_config(scale="reduced"):
 def get_sweep(scale="reduced"):
     widths, ash, seeds = pick(
         scale,
-        reduced=((64,), tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
-        article=((100, 300, 1000), tuple(float(f"{10 ** (k / 2):.4g}") for k in range(-8, 15)), tuple(range(10))),
+        reduced=((64,), decades(-3, 3), (0, 1)),
+        article=((100, 300, 1000), half_decades(-4, 7), tuple(range(10))),
     )
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
-                         sweep.axis("alpha_sqrt_h", ash))
+    return sweep.seeds_widths_ash(seeds, widths, ash)

@@ -25,7 +25,7 @@ same command starts or resumes it).
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, half_decades, pick
 
 FIGURES = ("test_error_vs_alpha", "time_dynamics")
 SCALES = ("reduced", "article")
@@ -48,8 +48,7 @@ def get_config(scale="reduced"):
 def get_sweep(scale="reduced"):
     widths, ash, seeds = pick(
         scale,
-        reduced=((64,), tuple(10.0 ** k for k in range(-3, 6)), (0, 1)),
-        article=((100, 300, 1000), tuple(float(f"{10 ** (k / 2):.4g}") for k in range(-8, 15)), tuple(range(10))),
+        reduced=((64,), decades(-3, 5), (0, 1)),
+        article=((100, 300, 1000), half_decades(-4, 7), tuple(range(10))),
     )
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
-                         sweep.axis("alpha_sqrt_h", ash))
+    return sweep.seeds_widths_ash(seeds, widths, ash)

@@ -30,15 +30,11 @@ so about 30 hours for the 30 runs at that load (docs/REPRODUCTION.md).
 
 from lazyfeat_tf import sweep
 from lazyfeat_tf.config import setup_a_config
-from lazyfeat_tf.config.scales import pick
+from lazyfeat_tf.config.scales import decades, half_decades, pick
 
 FIGURES = ("test_error_vs_alpha",)
 SCALES = ("reduced", "protocol", "article")
 
-
-def _half_decades(low, high):
-    """alpha*sqrt(h) from 10^low to 10^high in half decades (4 significant digits)."""
-    return tuple(float(f"{10 ** (k / 2):.4g}") for k in range(2 * low, 2 * high + 1))
 
 
 def get_config(scale="reduced"):
@@ -60,20 +56,15 @@ def _protocol_points():
     that a sweep stopped early has the whole range; float64 from alpha*sqrt(h) = 1000 up, where
     float32 cannot resolve f - f0 (about 1/alpha of f), float32 below (2.5x faster here)."""
     points = []
-    for ash_values in (_half_decades(-3, 4)[::2], _half_decades(-3, 4)[1::2]):
+    for ash_values in (half_decades(-3, 4)[::2], half_decades(-3, 4)[1::2]):
         for seed in (0, 1):
             points += [{"seed": seed, "model.width": 100, "alpha_sqrt_h": x,
                         "dtype": "float64" if x >= 1000 else "float32"} for x in ash_values]
     return points
 
 
-def _grid(widths, ash, seeds):
-    return sweep.product(sweep.axis("seed", seeds), sweep.axis("model.width", widths),
-                         sweep.axis("alpha_sqrt_h", ash))
-
-
 def get_sweep(scale="reduced"):
     return pick(scale,
-                reduced=_grid((25, 50, 100), tuple(10.0 ** k for k in range(-3, 4)), (0, 1)),
+                reduced=sweep.seeds_widths_ash((0, 1), (25, 50, 100), decades(-3, 3)),
                 protocol=_protocol_points(),
-                article=_grid((100, 300, 1000), _half_decades(-4, 7), tuple(range(10))))
+                article=sweep.seeds_widths_ash(tuple(range(10)), (100, 300, 1000), half_decades(-4, 7)))

@@ -38,8 +38,8 @@ Importing this package does not import TensorFlow (config files import it). Its 
 
 from lazyfeat_tf.sweep.executors import cores
 from lazyfeat_tf.sweep.grid import (SweepError, axis, chain, expand, load_config_module, load_figures, load_sweep,
-                                    product, run_name, short_keys)
+                                    product, run_name, seeds_widths_ash, short_keys)
 from lazyfeat_tf.sweep.runner import DEFAULT_TRAIN_FN, run_sweep
 
 __all__ = ["DEFAULT_TRAIN_FN", "SweepError", "axis", "chain", "cores", "expand", "load_config_module",
-           "load_figures", "load_sweep", "product", "run_name", "run_sweep", "short_keys"]
+           "load_figures", "load_sweep", "product", "run_name", "run_sweep", "seeds_widths_ash", "short_keys"]

@@ -51,6 +51,12 @@ def chain(*grids):
     return [point for grid in grids for point in grid]
 
 
+def seeds_widths_ash(seeds, widths, ash, *outer):
+    """The grid of most article configs: `product(*outer, seed, model.width, alpha_sqrt_h)`, the
+    `outer` grids slowest, then the seeds (a sweep stopped early has whole seeds)."""
+    return product(*outer, axis("seed", seeds), axis("model.width", widths), axis("alpha_sqrt_h", ash))
+
+
 def split_config_file(config_file):
     """(path, args) of a `--config` value as config_flags splits it: "f.py:article" gives
     ("f.py", ("article",)), "f.py" gives ("f.py", ())."""
