@@ -11,6 +11,7 @@ of the margin z = F y are:
 Every one of them is zero (or, for the soft hinge, small) once every margin reaches 1.
 """
 
+import numpy as np
 from keras import ops
 
 from lazyfeat_tf.config.choices import LOSSES
@@ -40,3 +41,13 @@ def scaled_loss(name, outputs, labels, alpha, soft_hinge_beta=20.0):
 def error_rate(outputs, labels):
     """Fraction of points with F y <= 0 (a zero output counts as an error): `[n]`, `[n]` -> scalar."""
     return ops.mean(ops.cast(outputs * labels <= 0, outputs.dtype))
+
+
+def finite_error_rate(outputs, labels):
+    """`error_rate` as a Python float, or NaN when an output is not finite: a diverged network (or
+    kernel predictor) has no error rate (NaN margins would count as correct). numpy `[n]`, `[n]`."""
+    outputs = np.asarray(outputs)
+    if not np.all(np.isfinite(outputs)):
+        return float("nan")
+    return float(error_rate(outputs, np.asarray(labels, outputs.dtype)))
+

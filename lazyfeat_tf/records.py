@@ -100,11 +100,11 @@ class Evaluator:
             "wall_time": wall_time,
             "train_loss": state.loss,
             "train_loss_unscaled": state.loss * s.alpha**2,
-            "train_error": error_rate(train_outputs, s.y.numpy()),
+            "train_error": losses.finite_error_rate(train_outputs, s.y.numpy()),
             "min_margin": float(margins.min()),
             "unsatisfied": int(np.sum(margins < 1.0)) if np.all(np.isfinite(margins)) else None,
             "test_loss": float(s.loss(test_outputs, self.y_test)),
-            "test_error": error_rate(test_outputs, self.y_test),
+            "test_error": losses.finite_error_rate(test_outputs, self.y_test),
             "relative_weight_change": total,
             "relative_weight_change_layers": changes,
             **self.output_changes(train_outputs, test_outputs),
@@ -131,15 +131,6 @@ def _rms(array):
 def _squared_norm(array):
     """sum(array^2) in float64 (float32 squares overflow from 1e19 on)."""
     return float(np.sum(np.square(array, dtype=np.float64)))
-
-
-def error_rate(outputs, labels):
-    """The fraction of F y <= 0 (`losses.error_rate`), or NaN when an output is not finite: a
-    diverged network has no error rate (NaN margins would count as correct)."""
-    outputs = np.asarray(outputs)
-    if not np.all(np.isfinite(outputs)):
-        return float("nan")
-    return float(losses.error_rate(outputs, np.asarray(labels, outputs.dtype)))
 
 
 def write_scalars(writer, record):

@@ -71,10 +71,7 @@ class MinibatchTrainer:
     """Minibatch SGD (momentum) or Adam on a `dynamics.NetworkSystem`.
 
     The learning rate and the time per step are `step_rule(kind, learning_rate, momentum,
-    crossover, alpha_sqrt_h)`: with crossover c > 0, sgd's learning rate is learning_rate *
-    min(1, alpha*sqrt(h) / c) and t advances by lr / (1 - momentum) per step (the article's time),
-    adam's is learning_rate * min(1, c / alpha*sqrt(h)); with c = 0 it is learning_rate and t
-    advances by it.
+    crossover, alpha_sqrt_h)` (the rule is written there and in the module docstring).
 
     Args:
         system: the network on its training set.

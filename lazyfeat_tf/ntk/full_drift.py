@@ -90,6 +90,7 @@ def relative_change(blocks):
 
 
 def kernels_change(theta_t, theta_0, rows=4096):
-    """`relative_change` of two kernels in hand `[n1, n2]`, by blocks of `rows` (no float64 copy of
-    the whole kernels)."""
-    return relative_change((theta_t[i:i + rows], theta_0[i:i + rows]) for i in range(0, len(theta_0), rows))
+    """`relative_change` of two kernels in hand `[n1, n2]` (arrays, tensors or variables), by blocks
+    of `rows` (no float64 copy of the whole kernels, no copy of a variable)."""
+    n = int(theta_0.shape[0])
+    return relative_change((theta_t[i:i + rows], theta_0[i:i + rows]) for i in range(0, n, rows))

@@ -26,7 +26,7 @@ time; the `[n_test, n]` test kernel is never whole (`ntk.predictor.KernelRows`).
 import numpy as np
 
 from lazyfeat_tf import models
-from lazyfeat_tf.ntk.full_drift import full_set_drift, relative_change
+from lazyfeat_tf.ntk.full_drift import full_set_drift, kernels_change
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelRows
 from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import KernelTracker
@@ -145,9 +145,8 @@ class KernelObserver:
             self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self.initial.test_error()
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
-                theta_0, rows = self.initial.system.theta, 4096  # by blocks: no copy of the variable
-                results["kernel_drift_train_full"] = relative_change(
-                    (final[0][i:i + rows], theta_0[i:i + rows]) for i in range(0, len(final[0]), rows))
+                # by blocks of the variable's rows: no copy of it
+                results["kernel_drift_train_full"] = kernels_change(final[0], self.initial.system.theta)
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             if np.all(np.isfinite(final[0])):
                 self.initial.restart_on(*final)  # now the final kernel's predictor

@@ -210,7 +210,4 @@ class FrozenKernelPredictor:
 
     def test_error(self):
         """Fraction of test points with F y <= 0; NaN when an output is not finite (a diverged kernel)."""
-        outputs = self.test_outputs()
-        if not np.all(np.isfinite(outputs)):
-            return float("nan")
-        return float(losses.error_rate(outputs, self.y_test))
+        return losses.finite_error_rate(self.test_outputs(), self.y_test)
