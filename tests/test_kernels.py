@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from lazyfeat_tf import layers, models, ntk
-from lazyfeat_tf.ntk import empirical
+from lazyfeat_tf.ntk import empirical, structured
 from lazyfeat_tf.config import ModelSpec
 
 FLOAT64_RTOL = 1e-10
@@ -138,6 +138,45 @@ def test_symmetric_kernel_is_symmetric_and_matches_cross_kernel():
         assert_close(sym, sym.T, 1e-14, f"method={method} symmetry")
 
 
+@pytest.mark.parametrize("use_bias,per_layer", [(True, True), (False, False)])
+def test_symmetric_kernel_by_blocks_matches_explicit_reference(use_bias, per_layer, monkeypatch):
+    """The kernel of a set with itself from its blocks on and above the diagonal (ragged blocks of 2
+    rows of 7 points, the others transposed) equals the explicit contraction in float64."""
+    monkeypatch.setattr(structured, "SYMMETRIC_BLOCK_ROWS", 2)
+    assert structured.symmetric_rows(7) == 2
+    assert structured.upper_block_pairs(5, 2) == [((0, 2), (0, 2)), ((0, 2), (2, 4)), ((0, 2), (4, 5)),
+                                                 ((2, 4), (2, 4)), ((2, 4), (4, 5)), ((4, 5), (4, 5))]
+    model = perturbed(make_model(FC_SHAPE, "fc", depth=3, width=5, use_bias=use_bias))
+    x = inputs(7, FC_SHAPE, 18)
+    reference = our_reference(model, x)
+    result = ntk.empirical_ntk(model, x, per_layer=per_layer)
+    if per_layer:
+        assert list(result) == list(reference)
+        for name in reference:
+            assert_close(result[name], reference[name], FLOAT64_RTOL, f"symmetric blocks, layer {name}")
+    else:
+        assert_close(result, sum(reference.values()), FLOAT64_RTOL, "symmetric blocks, total")
+
+
+def test_first_layer_gram_spares_the_input_gram_and_checks_its_shape(monkeypatch):
+    """`input_gram=first_layer_gram(...)` gives the same kernel (symmetric, by blocks, and cross);
+    a Gram of other points is a one-line error; a CNN has none."""
+    model = perturbed(make_model(FC_SHAPE, "fc", depth=2, width=5))
+    x1, x2 = inputs(6, FC_SHAPE, 19), inputs(4, FC_SHAPE, 20)
+    for rows in (256, 2):  # one block; blocks of 2 rows
+        monkeypatch.setattr(structured, "SYMMETRIC_BLOCK_ROWS", rows)
+        for x2_ in (None, x2):
+            gram = ntk.first_layer_gram(model, x1, x2_)
+            assert tuple(gram.shape) == (6, 6 if x2_ is None else 4)
+            expected = sum(our_reference(model, x1, x2_).values())
+            assert_close(ntk.empirical_ntk(model, x1, x2_, input_gram=gram), expected, FLOAT64_RTOL,
+                         f"input_gram, x2={'None' if x2_ is None else 'x2'}, block rows {rows}")
+    with pytest.raises(ValueError, match=r"input_gram has shape \(6, 6\), the kernel is \[6, 4\]") as info:
+        ntk.empirical_ntk(model, x1, x2, input_gram=ntk.first_layer_gram(model, x1))
+    assert "\n" not in str(info.value)
+    assert ntk.first_layer_gram(make_model(CNN_SHAPE, "cnn", width=3), inputs(2, CNN_SHAPE, 0)) is None
+
+
 def test_chunking_gives_the_same_kernel(monkeypatch):
     fc = make_model(FC_SHAPE, "fc", width=5)
     cnn = make_model(CNN_SHAPE, "cnn", width=3)
@@ -152,7 +191,7 @@ def test_chunking_gives_the_same_kernel(monkeypatch):
                 assert_close(chunked, total, FLOAT64_RTOL, "method=jacobian batch_size=2")
     # Tiny budgets: one conv output channel per block; one variable per Jacobian chunk and, for
     # the conv kernels, one sample per row block (column blocks recomputed).
-    monkeypatch.setattr(empirical, "STRUCTURED_CHUNK_BYTES", 1)
+    monkeypatch.setattr(structured, "STRUCTURED_CHUNK_BYTES", 1)
     monkeypatch.setattr(empirical, "JACOBIAN_CHUNK_BYTES", 8 * 3 * 40)
     x1, x2 = inputs(3, CNN_SHAPE, 8), inputs(2, CNN_SHAPE, 9)
     for x2_ in (None, x2):

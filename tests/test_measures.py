@@ -40,6 +40,19 @@ def test_blockwise_full_drift_equals_the_drift_of_the_whole_kernel():
         np.testing.assert_array_equal(v.numpy(), before)
 
 
+def test_full_drift_of_a_cnn_goes_by_blocks_of_rows():
+    """A CNN has no dense operands: its whole-set drift goes by blocks of rows Theta(x_b, x), and
+    equals the drift of the whole kernels (float64)."""
+    spec = config_lib.ModelSpec(kind="cnn", depth=3, width=2, activation="softplus", use_bias=True, beta=0.5)
+    model, fresh = (models.build_model(spec, (20, 20, 1), alpha=1.0, seed=0, dtype="float64") for _ in range(2))
+    perturb(model)
+    assert not ntk.structured.dense_only(model)
+    x = np.random.default_rng(4).standard_normal((5, 20, 20, 1))
+    expected = ntk.relative_drift(*(ntk.empirical_ntk(m, x).numpy() for m in (model, fresh)))
+    for rows in (None, 2):
+        assert full_drift.full_set_drift(model, x, rows=rows) == pytest.approx(expected, rel=1e-10), rows
+
+
 def test_initial_parameters_are_restored_after_an_error():
     model = build_model(tracked_config(), (8,))
     perturb(model)

@@ -2,6 +2,8 @@
 
 - `empirical`: `empirical_ntk(model, x1, x2=None, method=..., per_layer=...)`, the `[n1, n2]`
   kernel Theta of the raw output f (structured derivatives or a generic Jacobian contraction);
+- `structured`: the structured method (operands of a set of points, kernels by blocks of them,
+  `first_layer_gram` for points whose kernel is computed again and again);
 - `metrics`: drift, kernel-label alignment, top eigenvalues, effective rank of a kernel;
 - `tracker`: `KernelTracker`, those metrics on fixed train/test probes along training;
 - `predictor`: `FrozenKernelPredictor`, the linear model on a frozen Theta trained with the run's
@@ -23,10 +25,12 @@ from lazyfeat_tf.ntk.metrics import effective_rank, kernel_alignment, relative_d
 from lazyfeat_tf.ntk.observer import KernelObserver, predictor_options
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelSystem
 from lazyfeat_tf.ntk.running import RunningMoments
+from lazyfeat_tf.ntk.structured import first_layer_gram
 from lazyfeat_tf.ntk.tracker import TOTAL, KernelTracker
 
 __all__ = [
-    "METHODS", "Method", "empirical_ntk", "resolve_method", "supports_structured", "full_set_drift",
+    "METHODS", "Method", "empirical_ntk", "first_layer_gram", "resolve_method", "supports_structured",
+    "full_set_drift",
     "initial_parameters", "RunningMoments",
     "effective_rank", "kernel_alignment", "relative_drift", "top_eigenvalues",
     "KernelObserver", "predictor_options", "FrozenKernelPredictor", "KernelSystem", "TOTAL", "KernelTracker",

@@ -16,17 +16,15 @@ per-layer kernels sum to the total.
 
 Methods (`Method`, selected by `method=`; the default is "auto"):
 
-- "structured" (`Method.STRUCTURED`): uses the structure of the NTK layers. For an `NTKDense`
-  layer with input z `[n, fan_in]` and g = df/d(pre-activation) `[n, units]`,
+- "structured" (`Method.STRUCTURED`): uses the structure of the NTK layers (`ntk.structured`). For
+  an `NTKDense` layer with input z `[n, fan_in]` and g = df/d(pre-activation) `[n, units]`,
       Theta_l = (z1 z2^T / fan_in + beta^2 [bias]) * (g1 g2^T)       (elementwise product),
-  and for the readout Theta = z1 z2^T / h. Every g comes from ONE backward pass of sum_i f(x_i)
-  with respect to all the pre-activations (f(x_i) depends only on example i's activations). For an
-  `NTKConv2D` layer the per-example weight gradient sum_positions patch_p(z) (x) g_p / sqrt(fan_in)
-  `[n, k*k*c_in*filters]` is formed by a batched matrix product of the input patches (explicit
-  padding and stride exactly as the layer does them) with g, in blocks of output channels, and
-  contracted; its bias adds beta^2 (sum_p g1_p)(sum_p g2_p)^T. Cost: one forward/backward pass
-  plus a few Gram products; memory O(n * widths + n1 * n2). Parameter-free trunk layers
-  (activations, flatten, pooling) are assumed to act on each example separately.
+  and for the readout Theta = z1 z2^T / h; every g comes from ONE backward pass. `NTKConv2D`
+  layers contract per-example weight gradients formed from the input patches. The kernel of a set
+  with itself is computed by its blocks on and above the diagonal (about half the Gram flops), and
+  `input_gram=first_layer_gram(model, x)` spares the first layer's Gram, which does not depend on
+  the parameters, when the kernel is computed on the same points again. Cost: one
+  forward/backward pass plus a few Gram products; memory O(n * widths + n1 * n2).
 - "jacobian" (`Method.JACOBIAN`): generic, for any Keras model with one output per example
   (`[n]` or `[n, 1]`; for the package's models still the raw f). Per-example Jacobians with
   `tf.GradientTape.jacobian` (pfor-vectorized) and their contraction J1 J2^T, chunked over samples
@@ -67,13 +65,9 @@ import weakref
 
 import tensorflow as tf
 
-from lazyfeat_tf import accelerators, models
-from lazyfeat_tf import layers as lf_layers
-
-STRUCTURED_CHUNK_BYTES = 256 * 2**20
-"""Target size of the temporaries of one sample chunk of the structured method (activations kept
-for the backward pass, conv patches, blocks of conv per-example gradients) when `batch_size` is
-None."""
+from lazyfeat_tf import accelerators
+from lazyfeat_tf.ntk.parts import add, chunks, elements, gram, network_parts, static_n
+from lazyfeat_tf.ntk.structured import structured_ntk, unsupported_reason
 
 JACOBIAN_CHUNK_BYTES = 512 * 2**20
 """Memory allowed for the per-example Jacobians held at once by the jacobian method."""
@@ -96,9 +90,6 @@ class Method(str, enum.Enum):
 
 METHODS = tuple(m.value for m in Method)
 
-_STRUCTURED_LAYERS = (lf_layers.NTKDense, lf_layers.NTKConv2D)
-
-
 def _method_value(method):
     try:
         return Method(method).value
@@ -106,38 +97,9 @@ def _method_value(method):
         raise ValueError(f"method must be one of {METHODS}, received method={method!r}") from None
 
 
-def _network_parts(model):
-    """`models.parts(model)` for a model made by `build_model`, else None."""
-    names = {layer.name for layer in getattr(model, "layers", ())}
-    if not {"trunk", "trunk0", "readout"} <= names:
-        return None
-    net = models.parts(model)
-    if not isinstance(net.readout, lf_layers.CenteredReadout):
-        return None
-    return net
-
-
-def _holds(layer, variable):
-    return variable is not None and any(v is variable for v in layer.trainable_weights)
-
-
-def _unsupported_reason(model):
-    """Why the structured method cannot handle `model` (None if it can)."""
-    net = _network_parts(model)
-    if net is None:
-        return f"model {model.name!r} was not made by lazyfeat_tf.models.build_model"
-    for layer in net.parameter_layers[:-1]:
-        if not isinstance(layer, _STRUCTURED_LAYERS):
-            return f"trainable layer {layer.name!r} ({type(layer).__name__}) is not NTKDense or NTKConv2D"
-    trainable = [v for v in net.readout.trainable_weights if v is not net.readout.kernel]
-    if trainable:
-        return f"readout has trainable weights other than its kernel: {[v.path for v in trainable]}"
-    return None
-
-
 def supports_structured(model):
     """Whether `method="structured"` applies to `model` (what "auto" checks)."""
-    return _unsupported_reason(model) is None
+    return unsupported_reason(model) is None
 
 
 def resolve_method(model, method="auto"):
@@ -146,7 +108,7 @@ def resolve_method(model, method="auto"):
     if method == Method.AUTO.value:
         return Method.STRUCTURED.value if supports_structured(model) else Method.JACOBIAN.value
     if method == Method.STRUCTURED.value:
-        reason = _unsupported_reason(model)
+        reason = unsupported_reason(model)
         if reason is not None:
             raise ValueError(f"method='structured' does not apply: {reason}; use method='jacobian' or 'auto'")
     return method
@@ -166,37 +128,7 @@ def _check_batch_size(batch_size):
         raise ValueError(f"batch_size must be a positive int or None, received batch_size={batch_size!r}")
 
 
-def _static_n(x):
-    return x.shape[0] if x.shape.rank else None
-
-
-def _chunks(n, size):
-    """[(start, stop)] covering range(n) by `size` (one chunk if n is unknown)."""
-    if n is None:
-        return [(None, None)]
-    size = max(1, min(size, n)) if n else 1
-    return [(start, min(start + size, n)) for start in range(0, n, size)] or [(0, 0)]
-
-
-def _take(x, bounds):
-    start, stop = bounds
-    return x if start is None else x[start:stop]
-
-
-def _elements(shape):
-    return math.prod(int(s) for s in shape if s is not None)
-
-
-def _gram(a, b):
-    """a `[n1, k]`, b `[n2, k]` -> a b^T `[n1, n2]`."""
-    return tf.matmul(a, b, transpose_b=True)
-
-
-def _add(total, term):
-    return term if total is None else total + term
-
-
-def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_size=None):
+def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_size=None, input_gram=None):
     """The `[n1, n2]` empirical tangent kernel of the raw output f on x1 x x2.
 
     Args:
@@ -210,7 +142,11 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
         per_layer: if True return `{layer name: [n1, n2] kernel}` for the layers holding trained
             parameters, in forward order, instead of their sum.
         batch_size: samples per forward/backward (structured) or per `GradientTape.jacobian` call
-            (jacobian); None chooses it from `STRUCTURED_CHUNK_BYTES` / `JACOBIAN_CHUNK_BYTES`.
+            (jacobian); None chooses it from `structured.STRUCTURED_CHUNK_BYTES` /
+            `JACOBIAN_CHUNK_BYTES`.
+        input_gram: `first_layer_gram(model, x1, x2)` `[n1, n2]`, computed once for points whose
+            kernel is computed again and again (structured method; the jacobian method and a
+            sharded call do not need it and ignore it).
 
     Returns:
         A `[n1, n2]` tf.Tensor in the model's dtype, or a dict of them if `per_layer`.
@@ -230,18 +166,19 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
     if x2 is not None:
         x2 = tf.convert_to_tensor(x2)
         x2 = tf.cast(x2, dtype) if x2.dtype != dtype else x2
-    strategy = _sharding_strategy(x1)
+    strategy = sharding_strategy(x1)
     if strategy is not None:
         kernels = _sharded_ntk(strategy, model, x1, x2, method, batch_size)
     elif method == Method.STRUCTURED.value:
-        kernels = _structured_ntk(_network_parts(model), x1, x2, batch_size)
+        kernels = structured_ntk(network_parts(model), x1, x2, per_layer=per_layer, batch_size=batch_size,
+                                 input_gram=input_gram)
     else:
         kernels = _jacobian_ntk(model, x1, x2, batch_size)
     if per_layer:
         return kernels
     total = None
     for kernel in kernels.values():
-        total = _add(total, kernel)
+        total = add(total, kernel)
     return total
 
 
@@ -249,10 +186,10 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
 # Under a tf.distribute strategy: rows of x1 sharded across the replicas.
 
 
-def _sharding_strategy(x1):
+def sharding_strategy(x1):
     """The current strategy when called in its cross-replica context (inside `strategy.scope()`,
     outside `strategy.run`) with several replicas or a TPU and a static n1; else None."""
-    if not tf.distribute.in_cross_replica_context() or _static_n(x1) is None:
+    if not tf.distribute.in_cross_replica_context() or static_n(x1) is None:
         return None
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync > 1 or "TPU" in type(strategy).__name__:
@@ -268,7 +205,7 @@ def _sharded_ntk(strategy, model, x1, x2, method, batch_size):
     """{layer: [n1, n2]}: each replica computes the kernel of an equal block of rows of x1 (the last
     padded with copies of the first row) against all of x2 (x1 when x2 is None); the blocks are
     concatenated in replica order."""
-    replicas, n1 = strategy.num_replicas_in_sync, _static_n(x1)
+    replicas, n1 = strategy.num_replicas_in_sync, static_n(x1)
     padded = accelerators.pad_to(x1, accelerators.shard_size(n1, replicas) * replicas)
     x2 = x1 if x2 is None else x2
     if not tf.executing_eagerly():
@@ -297,149 +234,12 @@ def _sharded_run(strategy, model, method, batch_size, padded, x2, n1):
 
 
 # ----------------------------------------------------------------------------------------------
-# Structured derivatives.
-
-
-def _structured_pass(net, x):
-    """One forward and backward pass on a chunk of samples.
-
-    Returns `(inputs, grads, features)`: for every trainable trunk layer (forward order) its input
-    z and g = d(sum_i f_i)/d(pre-activation) = df_i/d(pre-activation of example i), and the
-    features z^L `[b, h]` entering the readout.
-    """
-    trained = net.parameter_layers[:-1]
-    inputs, outputs = [], []
-    with tf.GradientTape() as tape:
-        z = x
-        for layer in net.trunk.layers:
-            if any(layer is t for t in trained):
-                inputs.append(z)
-                z = layer(z)
-                tape.watch(z)  # recorded whichever of the layer's weights are trainable
-                outputs.append(z)
-            else:
-                z = layer(z)
-        f = net.readout.raw_output(z)
-        total = tf.reduce_sum(f)
-    grads = tape.gradient(total, outputs) if outputs else []
-    grads = [tf.zeros_like(o) if g is None else g for o, g in zip(outputs, grads)]
-    return inputs, grads, z
-
-
-def _structured_batch_size(net, dtype):
-    """Samples per forward/backward chunk so that the chunk's activations fit the budget."""
-    shape = (None,) + tuple(net.trunk.input_shape[1:])
-    per_example = _elements(shape[1:])
-    for layer in net.trunk.layers:
-        shape = layer.compute_output_shape(shape)
-        per_example += _elements(shape[1:])
-    return max(1, STRUCTURED_CHUNK_BYTES // max(1, 3 * per_example * dtype.size))
-
-
-def _conv_patches(layer, z):
-    """`[b, P, k*k*c_in]` input patches of an NTKConv2D, P = output positions, in kernel order."""
-    k, s = layer.kernel_size, layer.strides
-    patches = tf.image.extract_patches(
-        layer.pad(z),
-        sizes=[1, k, k, 1],
-        strides=[1, s, s, 1],
-        rates=[1, 1, 1, 1],
-        padding=layer.conv_padding.upper(),
-    )
-    return tf.reshape(patches, [tf.shape(z)[0], -1, layer.fan_in])
-
-
-def _conv_weight_gradients(layer, z, g, channels, batch):
-    """Per-example df/dW restricted to output channels `channels` (a slice), `[n, fan_in * c]`.
-
-    df/dW[:, c] = sum_p patch_p(z) g_p[c] / sqrt(fan_in), computed `batch` samples at a time.
-    """
-    n = _static_n(z)
-    blocks = []
-    for bounds in _chunks(n, batch):
-        zb, gb = _take(z, bounds), _take(g, bounds)[..., channels]
-        patches = _conv_patches(layer, zb)
-        gb = tf.reshape(gb, [tf.shape(gb)[0], -1, gb.shape[-1]])
-        jac = tf.matmul(patches, gb, transpose_a=True)  # [b, fan_in, c]
-        blocks.append(tf.reshape(jac, [tf.shape(jac)[0], -1]))
-    jac = blocks[0] if len(blocks) == 1 else tf.concat(blocks, axis=0)
-    return jac / tf.constant(math.sqrt(layer.fan_in), jac.dtype)
-
-
-def _structured_layer_kernel(layer, z1, g1, z2, g2, symmetric, batch, dtype):
-    """Contribution of one NTKDense / NTKConv2D layer, `[n1, n2]`."""
-    kernel_trained = _holds(layer, layer.kernel)
-    bias_trained = _holds(layer, layer.bias)
-    beta2 = tf.constant(layer.beta**2, dtype)
-    if isinstance(layer, lf_layers.NTKDense):
-        gg = _gram(g1, g1 if symmetric else g2)
-        if not kernel_trained:
-            return beta2 * gg
-        zz = _gram(z1, z1 if symmetric else z2) / tf.constant(layer.fan_in, dtype)
-        if bias_trained:
-            zz = zz + beta2
-        return zz * gg
-    # NTKConv2D: Gram of per-example weight gradients, in blocks of output channels.
-    result = None
-    if kernel_trained:
-        n_total = (_static_n(z1) or 1) + (0 if symmetric else (_static_n(z2) or 1))
-        per_channel = n_total * layer.fan_in * dtype.size
-        width = max(1, min(layer.filters, STRUCTURED_CHUNK_BYTES // max(1, per_channel)))
-        patch_bytes = _elements(g1.shape[1:-1]) * layer.fan_in * dtype.size * (1 + width)
-        sub_batch = batch or max(1, STRUCTURED_CHUNK_BYTES // max(1, patch_bytes))
-        for start in range(0, layer.filters, width):
-            channels = slice(start, min(start + width, layer.filters))
-            j1 = _conv_weight_gradients(layer, z1, g1, channels, sub_batch)
-            j2 = j1 if symmetric else _conv_weight_gradients(layer, z2, g2, channels, sub_batch)
-            result = _add(result, _gram(j1, j2))
-    if bias_trained:
-        s1 = tf.reduce_sum(g1, axis=[1, 2])
-        s2 = s1 if symmetric else tf.reduce_sum(g2, axis=[1, 2])
-        result = _add(result, beta2 * _gram(s1, s2))
-    return result
-
-
-def _structured_ntk(net, x1, x2, batch_size):
-    dtype = tf.as_dtype(net.readout.kernel.dtype)
-    symmetric = x2 is None
-    x = x1 if symmetric else tf.concat([x1, x2], axis=0)
-    batch = batch_size or _structured_batch_size(net, dtype)
-    passes = [_structured_pass(net, _take(x, bounds)) for bounds in _chunks(_static_n(x), batch)]
-    inputs = [tf.concat(parts, 0) if len(parts) > 1 else parts[0] for parts in zip(*[p[0] for p in passes])]
-    grads = [tf.concat(parts, 0) if len(parts) > 1 else parts[0] for parts in zip(*[p[1] for p in passes])]
-    features = tf.concat([p[2] for p in passes], 0) if len(passes) > 1 else passes[0][2]
-
-    n1 = _static_n(x1)
-    n1 = tf.shape(x1)[0] if n1 is None else n1
-
-    def split(t):
-        return (t, None) if symmetric else (t[:n1], t[n1:])
-
-    kernels = {}
-    trained = net.parameter_layers[:-1]
-    for layer, z, g in zip(trained, inputs, grads):
-        z1, z2 = split(z)
-        g1, g2 = split(g)
-        if isinstance(layer, lf_layers.NTKDense) and z.shape.rank != 2:
-            raise ValueError(
-                f"method='structured' needs [batch, fan_in] inputs to NTKDense {layer.name!r}, "
-                f"received shape {tuple(z.shape)}; use method='jacobian'"
-            )
-        kernels[layer.name] = _structured_layer_kernel(layer, z1, g1, z2, g2, symmetric, batch_size, dtype)
-    f1, f2 = split(features)
-    readout = net.readout
-    if _holds(readout, readout.kernel):
-        kernels[readout.name] = _gram(f1, f1 if symmetric else f2) / tf.constant(readout.width, dtype)
-    return kernels
-
-
-# ----------------------------------------------------------------------------------------------
 # Jacobian contraction.
 
 
 def _jacobian_setup(model):
     """(f: x -> [b] raw outputs, [(layer name, [trainable variables])]) for any Keras model."""
-    net = _network_parts(model)
+    net = network_parts(model)
     if net is not None:
 
         def raw_output(x):
@@ -480,7 +280,7 @@ def _per_example_jacobian(f, x, variables):
     jacobians = tape.jacobian(y, variables, experimental_use_pfor=True)
     b = tf.shape(y)[0]
     flat = [
-        tf.zeros([b, _elements(v.shape)], y.dtype) if j is None else tf.reshape(j, [b, -1])
+        tf.zeros([b, elements(v.shape)], y.dtype) if j is None else tf.reshape(j, [b, -1])
         for v, j in zip(variables, jacobians)
     ]
     return flat[0] if len(flat) == 1 else tf.concat(flat, axis=1)
@@ -489,13 +289,13 @@ def _per_example_jacobian(f, x, variables):
 def _activation_elements(model):
     """Best-effort number of activations per example of `model` (sizes the jacobian chunks: the
     pfor backward pass of a chunk of b samples holds O(b^2 * activations) values)."""
-    net = _network_parts(model)
+    net = network_parts(model)
     if net is not None:
         shape = (None,) + tuple(net.trunk.input_shape[1:])
-        total = _elements(shape[1:])
+        total = elements(shape[1:])
         for layer in net.trunk.layers:
             shape = layer.compute_output_shape(shape)
-            total += _elements(shape[1:])
+            total += elements(shape[1:])
         return total
 
     def count(container):
@@ -505,7 +305,7 @@ def _activation_elements(model):
                 outputs = tf.nest.flatten(layer.output)
             except (AttributeError, ValueError):
                 outputs = []
-            total += sum(_elements(o.shape[1:]) for o in outputs) + count(layer)
+            total += sum(elements(o.shape[1:]) for o in outputs) + count(layer)
         return total
 
     return max(count(model), 1)
@@ -521,7 +321,7 @@ def _parameter_chunks(groups, max_params):
     chunks, current, size = [], [], 0
     for name, variables in groups:
         for v in variables:
-            n = _elements(v.shape)
+            n = elements(v.shape)
             if current and size + n > max_params:
                 chunks.append(current)
                 current, size = [], 0
@@ -561,15 +361,15 @@ class _JacobianBlocks:
         start, stop = bounds
         if start is None:
             return self._jacobian(x)
-        parts = [self._jacobian(x[start + a : start + b]) for a, b in _chunks(stop - start, self.batch)]
+        parts = [self._jacobian(x[start + a : start + b]) for a, b in chunks(stop - start, self.batch)]
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
 
 def _segment_grams(j1, j2, segments):
     """[J1[:, seg] J2[:, seg]^T for each segment]."""
     if len(segments) == 1:
-        return [_gram(j1, j2)]
-    return [_gram(j1[:, a:b], j2[:, a:b]) for _, a, b in segments]
+        return [gram(j1, j2)]
+    return [gram(j1[:, a:b], j2[:, a:b]) for _, a, b in segments]
 
 
 def _assemble(blocks):
@@ -582,16 +382,16 @@ def _jacobian_chunk_kernels(f, x1, x2, variables, segments, batch, dtype):
     two blocks of Jacobians of `JACOBIAN_CHUNK_BYTES / 2` each (when the Jacobians of all samples
     do not fit, column blocks are recomputed: time traded for memory)."""
     symmetric = x2 is None
-    per_sample = sum(_elements(v.shape) for v in variables) * dtype.size
+    per_sample = sum(elements(v.shape) for v in variables) * dtype.size
     block = max(1, JACOBIAN_CHUNK_BYTES // (2 * per_sample))
     jacobians = _JacobianBlocks(f, variables, max(1, min(batch, block)))
-    n1 = _static_n(x1)
-    n2 = n1 if symmetric else _static_n(x2)
+    n1 = static_n(x1)
+    n2 = n1 if symmetric else static_n(x2)
     if n1 is None or n2 is None:
         j1 = jacobians.rows(x1, (None, None))
         return _segment_grams(j1, j1 if symmetric else jacobians.rows(x2, (None, None)), segments)
     if symmetric:
-        rows = _chunks(n1, block)
+        rows = chunks(n1, block)
         out = [[[None] * len(rows) for _ in rows] for _ in segments]
         for i, r in enumerate(rows):
             j_row = jacobians.rows(x1, r)
@@ -605,7 +405,7 @@ def _jacobian_chunk_kernels(f, x1, x2, variables, segments, batch, dtype):
         if (n1 + n2) * per_sample <= JACOBIAN_CHUNK_BYTES:
             rows, cols = [(0, n1)], [(0, n2)]
         else:
-            rows, cols = _chunks(n1, block), _chunks(n2, block)
+            rows, cols = chunks(n1, block), chunks(n2, block)
         out = [[[None] * len(cols) for _ in rows] for _ in segments]
         cached = jacobians.rows(x2, cols[0]) if len(cols) == 1 else None
         for i, r in enumerate(rows):
@@ -629,5 +429,5 @@ def _jacobian_ntk(model, x1, x2, batch_size):
     for variables, segments in _parameter_chunks(groups, max_params):
         values = _jacobian_chunk_kernels(f, x1, x2, variables, segments, batch_size, dtype)
         for (name, _, _), value in zip(segments, values):
-            kernels[name] = _add(kernels[name], value)
+            kernels[name] = add(kernels[name], value)
     return kernels
