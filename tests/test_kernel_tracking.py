@@ -239,8 +239,8 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     model, fresh = (build_model(config, task.input_shape) for _ in range(2))  # same seed: fresh stays at w0
     rows = []
     monkeypatch.setattr(predictor, "block_rows", lambda model, n: 7)
-    monkeypatch.setattr(predictor, "empirical_ntk", lambda m, x1, x2, **kw: rows.append(len(x1)) or
-                        ntk.empirical_ntk(m, x1, x2, **kw))
+    operands = predictor.KernelRows._operands  # the points of each forward/backward pass of the kernels
+    monkeypatch.setattr(predictor.KernelRows, "_operands", lambda self, x: rows.append(len(x)) or operands(self, x))
     observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
     offset = 0.0 if centered else observer.offsets[1]
 
@@ -263,9 +263,12 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     assert init_error == expected
     rows.clear()
     results, _ = observer.finish(_Stopped)
-    # 10 blocks each: Theta_0(test, train), Theta_T(train, train), Theta_T(test, train) for the final
-    # kernel's predictor and again for the running one
-    assert max(rows) == 7 and len(rows) == 4 * 10
+    # Blocks of 7 test rows for Theta_0(test, train) and Theta_T(test, train) of the final kernel's
+    # predictor and again of the running one; the training set once for each of them and for
+    # Theta_T(train, train).
+    n_train = len(task.x_train)
+    blocks = [n for n in rows if n != n_train]
+    assert max(blocks) == 7 and sum(blocks) == 3 * len(task.x_test) and rows.count(n_train) == 4
     final_error, expected = check(observer.initial, final)  # now the final kernel's predictor
     assert results["init_kernel_test_error"] == init_error
     assert results["final_kernel_test_error"] == final_error == expected

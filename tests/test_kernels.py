@@ -384,9 +384,28 @@ def test_kernel_rows_are_the_blocks_of_the_whole_kernel(kind, shape, monkeypatch
             calls.clear()
             kernel = predictor.KernelRows(model, x_rows, x_cols, initial=initial, rows=rows)
             blocks = list(kernel)
-            assert [len(b) for b in blocks] == calls and max(calls) <= (rows or 11) and sum(calls) == 11
+            lengths = [len(b) for b in blocks]
+            assert max(lengths) <= (rows or 11) and sum(lengths) == 11
+            # A CNN computes each block with empirical_ntk; an FC net from the operands of x_cols.
+            assert calls == (lengths if kind == "cnn" else [])
             assert all(b.shape[1] == 6 and b.dtype == np.float64 for b in blocks)
             assert_close(np.concatenate(blocks), expected, FLOAT64_RTOL, f"rows={rows}, initial={initial}")
             assert_close(kernel.assemble(), expected, FLOAT64_RTOL, f"assemble, rows={rows}, initial={initial}")
     for before, v in zip(trained, model.trainable_variables):
         np.testing.assert_array_equal(v.numpy(), before)
+
+
+def test_kernel_rows_of_a_set_with_itself_assemble_from_the_upper_blocks(monkeypatch):
+    """`KernelRows(model, x, x).assemble()` of a dense net mirrors its blocks on and above the
+    diagonal (blocks of 2 rows of 7 points): the whole kernel at T and at w0 (float64, 1e-10)."""
+    from lazyfeat_tf.ntk import predictor
+
+    monkeypatch.setattr(structured, "SYMMETRIC_BLOCK_ROWS", 2)
+    model, fresh = perturbed(make_model(FC_SHAPE)), make_model(FC_SHAPE)
+    x = inputs(7, FC_SHAPE, seed=3)
+    for initial, reference in ((False, model), (True, fresh)):
+        expected = ntk.empirical_ntk(reference, x).numpy()
+        kernel = predictor.KernelRows(model, x, x, initial=initial).assemble()
+        assert kernel.dtype == np.float64 and kernel.shape == (7, 7)
+        assert_close(kernel, expected, FLOAT64_RTOL, f"symmetric assemble, initial={initial}")
+        np.testing.assert_allclose(kernel, kernel.T, rtol=1e-12)

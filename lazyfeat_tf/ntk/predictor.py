@@ -21,7 +21,8 @@ rows of Theta(test, train) at a time (`KernelRows`): the `[n_test, n]` kernel is
 memory (at the article's n = 10,000 and 50,000 test points it would be 4 GB in float64, and
 computing it at once took several times that). Memory O(n^2 + rows * n), rows from
 `full_drift.block_rows` (blocks of about 256 MiB); time: the kernel's Gram products once per call
-of `test_outputs`, plus one forward/backward pass of the training points per block.
+of `test_outputs`, plus one forward/backward pass over the test and the training points (for a
+network of dense layers; other networks: over the training points once per block).
 """
 
 import contextlib
@@ -31,19 +32,23 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf import dynamics, losses
-from lazyfeat_tf.ntk.empirical import empirical_ntk
-from lazyfeat_tf.ntk.full_drift import block_rows, initial_parameters
+from lazyfeat_tf import dynamics, losses, models
+from lazyfeat_tf.ntk import structured
+from lazyfeat_tf.ntk.empirical import empirical_ntk, resolve_method
+from lazyfeat_tf.ntk.full_drift import block_rows, initial_parameters, square_rows
 
 
 class KernelRows:
     """The `[n_rows, n_cols]` tangent kernel Theta(x_rows, x_cols) of a model, by blocks of rows.
 
     Iterating yields its consecutive blocks of rows, `[rows, n_cols]` numpy arrays in the model's
-    dtype, each computed by `ntk.empirical_ntk` when it is reached, at the model's parameters of that
-    moment (its current ones, or with `initial=True` its initial ones, put in place for the block by
-    `full_drift.initial_parameters`). Only one block is alive at a time: memory O(rows * n_cols).
-    `assemble()` fills the whole kernel into one array.
+    dtype, at the model's parameters of that moment (its current ones, or with `initial=True` its
+    initial ones, put in place by `full_drift.initial_parameters`). Only one block is alive at a
+    time: memory O(rows * n_cols). For a network of dense layers the structured operands of x_cols
+    are taken once per iteration and each block needs only a forward/backward pass over its own
+    rows (`ntk.structured`); other networks compute each block with `ntk.empirical_ntk`.
+    `assemble()` fills the whole kernel into one array (a set with itself: its blocks on and above
+    the diagonal, mirrored).
 
     Args:
         model: a model made by `models.build_model`.
@@ -62,24 +67,42 @@ class KernelRows:
         self.model, self.x_rows, self.x_cols = model, x_rows, x_cols
         self.method, self.initial = method, initial
         self.rows = rows or block_rows(model, len(x_cols))
+        self._dense = resolve_method(model, method) == "structured" and structured.dense_only(model)
+        self._dtype = tf.as_dtype(models.parts(model).readout.kernel.dtype)
 
     @property
     def shape(self):
         """`(n_rows, n_cols)`."""
         return len(self.x_rows), len(self.x_cols)
 
+    def _parameters(self):
+        return initial_parameters(self.model) if self.initial else contextlib.nullcontext()
+
+    def _operands(self, x):
+        """Structured operands of x `[n, *input_shape]` at the kernel's parameters."""
+        with self._parameters():
+            return structured.operands(models.parts(self.model), tf.cast(x, self._dtype))
+
     def __iter__(self):
         n = len(self.x_rows)
+        if self._dense:
+            cols = self._operands(self.x_cols)
+            for start in range(0, n, self.rows):
+                block = self._operands(self.x_rows[start:start + self.rows])
+                yield structured.block_kernels(block, cols, per_layer=False)[structured.TOTAL].numpy()
+            return
         # One block of a kernel of a set with itself: the symmetric form, one pass over the set.
         x_cols = None if self.x_cols is self.x_rows and self.rows >= n else self.x_cols
         for start in range(0, n, self.rows):
-            with initial_parameters(self.model) if self.initial else contextlib.nullcontext():
+            with self._parameters():
                 block = empirical_ntk(self.model, self.x_rows[start:start + self.rows], x_cols, method=self.method)
             yield block.numpy()
 
     def assemble(self):
         """The whole `[n_rows, n_cols]` kernel as one numpy array, filled block by block (the
         kernel plus one block in memory)."""
+        if self._dense and self.x_cols is self.x_rows:
+            return self._assemble_symmetric()
         kernel = None
         start = 0
         for block in self:
@@ -87,6 +110,18 @@ class KernelRows:
                 kernel = np.empty(self.shape, block.dtype)
             kernel[start:start + len(block)] = block
             start += len(block)
+        return kernel
+
+    def _assemble_symmetric(self):
+        """The kernel of a set with itself from its blocks on and above the diagonal."""
+        ops, n = self._operands(self.x_rows), len(self.x_rows)
+        kernel = np.empty((n, n), self._dtype.as_numpy_dtype)
+        side = min(structured.symmetric_rows(n), square_rows(n))
+        for (a0, a1), (b0, b1) in structured.upper_block_pairs(n, side):
+            block = structured.block_kernels(structured.rows_of(ops, (a0, a1)), structured.rows_of(ops, (b0, b1)),
+                                             per_layer=False)[structured.TOTAL].numpy()
+            kernel[a0:a1, b0:b1] = block
+            kernel[b0:b1, a0:a1] = block.T
         return kernel
 
 
