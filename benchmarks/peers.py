@@ -2,10 +2,12 @@
 
 Run from the repository root (on demand only: never in CI or in the tests):
 
-    python benchmarks/peers.py                    # every case: ~6 minutes on 2 cores, plus ~3 minutes
-                                                  # the first time to create the peers' virtualenvs
+    python benchmarks/peers.py                    # every case: ~15 minutes on 2 busy cores (load 6-7),
+                                                  # 4 of them in neural-tangents' Jacobian contraction;
+                                                  # the first time, ~2 more to create the virtualenvs
+                                                  # (3.6 GB) from pip's cache, longer without it
     python benchmarks/peers.py --quick            # smoke run: fewer proposals and repeats, smaller
-                                                  # kernels (n = 200, h = 128); ~2 minutes
+                                                  # kernels (n = 200, h = 128); ~4 minutes
     python benchmarks/peers.py --cases=flow-float32-h64,ntk-float32
     python benchmarks/peers.py --threads=1 --cache=/tmp/peers
 
@@ -14,7 +16,10 @@ Each peer lives in its own virtualenv under `--cache` (default $LAZYFEAT_PEERS_C
 needs it (`PEERS` below lists the pins). The lazyfeat_tf side runs with the current interpreter.
 Every case runs each side in its own subprocess, back to back; a child prints one JSON line.
 Every child is pinned to the same `--threads` cores (CPU affinity) and told to use that many threads
-(TF intra-op threads, torch.set_num_threads; JAX/XLA follows the affinity).
+(TF intra-op threads, torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the
+faster OpenMP wait policy of a 10-proposal probe (default or PASSIVE; both are printed): with the
+default one, its threads spin and it runs up to 10-50x slower when other processes keep the cores
+busy, while PASSIVE costs a little on idle cores.
 
 Cases (fully connected network of the article, L = 3 hidden Softplus layers (softplus_beta 5,
 normalized), NTK parametrization, no biases; inputs: n = 1000 random points of dimension d = 784
@@ -24,23 +29,25 @@ and norm sqrt(d), labels sign(x_0), as in benchmarks/train_step.py):
   flow (soft hinge loss with beta 20 divided by alpha^2, alpha*sqrt(h) = 1, kernel tracking off):
   lazyfeat_tf's `GradientFlow.advance` against the same flow written plainly in PyTorch on the CPU
   (`TorchFlow`: the same proposal, acceptance test, constants and dt rule). Both start from the same
-  weights. Rate = proposals (accepted + rejected) per second, best of the repeats after a warm-up of
-  as many proposals (which includes tracing). Check: the loss and the accepted steps of both after
-  the warm-up's proposals (the same flow: equal in float64, close in float32).
+  weights. Rate = proposals (accepted + rejected) per second, best of 5 rounds of 100 proposals
+  after a warm-up of as many (which includes tracing). Check: the loss and the accepted steps of
+  both after the warm-up's proposals (the same flow: they agree to the printed digits).
 - ntk-float32 (and ntk-float64, structured only): the empirical NTK Theta(x, x) and Theta(x1, x2)
   (two sets of 1000) at h = 512: `lazyfeat_tf.ntk.empirical_ntk` (eager, its normal API; the
   tf.function-wrapped call is printed under the table) against neural-tangents'
   `empirical_ntk_fn(vmap_axes=0)` under `jax.jit`, STRUCTURED_DERIVATIVES and JACOBIAN_CONTRACTION,
   on the same network written with stax (Dense(W_std=1, b_std=None, parameterization="ntk") and the
-  same normalized Softplus) and the same weights. Times: best of the repeats after a warm-up (jax's
-  compilation excluded; it is printed under the table). Check: relative Frobenius difference of the
-  two kernels (~1e-6 in float32).
+  same normalized Softplus) and the same weights. Times: best of 5 calls after a warm-up (one call
+  for the Jacobian contraction, ~20-60 s and ~4 GB a call; jax's compilation excluded, the first
+  call is printed under the table). Check: relative Frobenius difference of the two kernels (~3e-7
+  in float32, ~4e-16 in float64).
 
 Floor: each child also times plain matrix products of the shapes that its case needs (a proposal:
 the forward pass and the backward pass's weight and input gradients; a kernel: the forward and
-backward passes to the pre-activations and the Gram products), best of several, in its own
-framework (TF, PyTorch or JAX). "floor GFLOP/s" is their flops over that time, "of floor" that
-time over the measured time: 1 would be a case that costs no more than its matrix products.
+backward passes to the pre-activations and the Gram products), one after the other, in its own
+framework (TF, PyTorch or JAX), in rounds interleaved with the measured calls, best pass. "floor
+GFLOP/s" is their flops over that time, "of floor" that time over the measured time: 1 would be a
+case that costs no more than its matrix products (a noisy machine can push it past 1).
 
 The machine may be shared: compare within one run, read the load averages printed around the table.
 """
@@ -122,15 +129,26 @@ def operand_shapes(product):
     return (k, m) if transpose_a else (m, k), (p, k) if transpose_b else (k, p)
 
 
-def best_time(fn, repeats, *args):
-    """Best wall time of `fn(*args)` over `repeats` calls after one warm-up call."""
-    fn(*args)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - start)
+def seconds(fn):
+    """Wall time of one call `fn()`."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleaved_best(timers, rounds):
+    """{name: best time} over `rounds` rounds, each calling every timer (name -> callable returning
+    seconds) once: interleaved, so that a busy machine slows them alike."""
+    best = dict.fromkeys(timers, math.inf)
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer())
     return best
+
+
+def floor_timer(run_products, passes):
+    """A timer: the best of `passes` passes of `run_products` (every product once)."""
+    return lambda: min(seconds(run_products) for _ in range(passes))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,17 +163,22 @@ def child_main(spec):
     print(json.dumps(result))
 
 
-def measure_flow(advance, proposals, repeats):
-    """Warm-up of `proposals` from the initial weights (its end state is the check), then the best
-    rate over `repeats` runs of `proposals`. `advance(count)` -> (attempts, accepted steps, loss)."""
-    attempts, steps, loss = advance(proposals)
-    warm_up = dict(steps=steps, loss=loss)
-    best = 0.0
-    for _ in range(repeats):
+def measure_flow(advance, run_products, spec):
+    """A warm-up of `proposals` from the initial weights (with the tracing; its end state is the
+    check), then `repeats` rounds of `proposals` and of floor passes. `advance(count)` -> (attempts,
+    accepted steps, loss). Returns the best rate (proposals per second) and floor time."""
+    proposals = spec["proposals"]
+    _, steps, loss = advance(proposals)
+    run_products()
+
+    def per_proposal():
         start = time.perf_counter()
-        attempts, _, _ = advance(proposals)
-        best = max(best, attempts / (time.perf_counter() - start))
-    return dict(rate=best, **warm_up)
+        attempts = advance(proposals)[0]
+        return (time.perf_counter() - start) / attempts
+
+    best = interleaved_best({"proposal": per_proposal, "floor": floor_timer(run_products, spec["floor_passes"])},
+                            spec["repeats"])
+    return dict(rate=1.0 / best["proposal"], floor=best["floor"], steps=steps, loss=loss)
 
 
 def check_attempts(attempts, count, status):
@@ -196,9 +219,9 @@ def load_weights(problem):
     return [problem[f"kernel_{i}"] for i in range(DEPTH + 1)]
 
 
-def tf_products_time(tf, products, dtype, repeats):
-    """Best time of the products, one after the other inside one tf.function (distinct operands:
-    none is merged; in sequence, as PyTorch and XLA run them, not competing for the cores)."""
+def tf_products(tf, products, dtype):
+    """A pass of the products, one after the other inside one tf.function (distinct operands: none
+    is merged; in sequence, as PyTorch and XLA run them, not competing for the cores)."""
     operands = [[tf.random.normal(s, dtype=dtype) for s in operand_shapes(p)] for p in products]
 
     @tf.function
@@ -209,7 +232,7 @@ def tf_products_time(tf, products, dtype, repeats):
                 results.append(tf.matmul(a, b, transpose_a=p[3], transpose_b=p[4]))
         return results
 
-    return best_time(lambda: [r.numpy() for r in run()], repeats)
+    return lambda: [r.numpy() for r in run()]
 
 
 def lazyfeat_flow_child(spec):
@@ -232,10 +255,8 @@ def lazyfeat_flow_child(spec):
         check_attempts(attempts, count, after.status)
         return attempts, after.step, after.loss
 
-    result = measure_flow(advance, spec["proposals"], spec["repeats"])
-    products = proposal_products(N_POINTS, DIM, spec["h"], DEPTH)
-    floor = tf_products_time(tf, products, spec["dtype"], spec["floor_repeats"])
-    return dict(result, floor=floor, version=f"TensorFlow {tf.__version__}")
+    run_products = tf_products(tf, proposal_products(N_POINTS, DIM, spec["h"], DEPTH), spec["dtype"])
+    return dict(measure_flow(advance, run_products, spec), version=f"TensorFlow {tf.__version__}")
 
 
 class TorchFlow:
@@ -305,13 +326,13 @@ def squared_norm(tensors):
     return sum((t * t).sum() for t in tensors)
 
 
-def torch_products_time(torch, products, dtype, repeats):
+def torch_products(torch, products, dtype):
     operands = [[torch.randn(s, dtype=getattr(torch, dtype)) for s in operand_shapes(p)] for p in products]
 
     def run():
         return [(a.T if p[3] else a) @ (b.T if p[4] else b) for p, (a, b) in zip(products, operands)]
 
-    return best_time(run, repeats)
+    return run
 
 
 def torch_flow_child(spec):
@@ -320,10 +341,8 @@ def torch_flow_child(spec):
 
     torch.set_num_threads(spec["threads"])
     flow = TorchFlow(torch, np.load(spec["problem"]))
-    result = measure_flow(flow.advance, spec["proposals"], spec["repeats"])
-    floor = torch_products_time(torch, proposal_products(N_POINTS, DIM, spec["h"], DEPTH), spec["dtype"],
-                                spec["floor_repeats"])
-    return dict(result, floor=floor, version=f"PyTorch {torch.__version__}")
+    run_products = torch_products(torch, proposal_products(N_POINTS, DIM, spec["h"], DEPTH), spec["dtype"])
+    return dict(measure_flow(flow.advance, run_products, spec), version=f"PyTorch {torch.__version__}")
 
 
 def kernel_pairs(problem):
@@ -341,18 +360,26 @@ def lazyfeat_kernel_child(spec):
     problem = dict(x1=random_inputs(spec["n"], DIM, spec["dtype"], seed=1),
                    x2=random_inputs(spec["n"], DIM, spec["dtype"], seed=2), **constants)
     np.savez(spec["problem"], **problem)
-    compiled = tf.function(lambda a, b: ntk.empirical_ntk(model, a, b), autograph=False)
     result = dict(version=f"TensorFlow {tf.__version__}")
     for pair, (x1, x2) in kernel_pairs(problem).items():
-        a, b = tf.constant(x1), None if x2 is None else tf.constant(x2)
-        np.save(os.path.join(spec["workdir"], f"lazyfeat-{pair}.npy"), ntk.empirical_ntk(model, a, b).numpy())
-        products = kernel_products(spec["n"], spec["n"], DIM, spec["h"], DEPTH, symmetric=b is None)
-        result[pair] = dict(
-            eager=best_time(lambda a, b: ntk.empirical_ntk(model, a, b).numpy(), spec["repeats"], a, b),
-            function=best_time(lambda a, b: compiled(a, b).numpy(), spec["repeats"], a, b),
-            floor=tf_products_time(tf, products, spec["dtype"], spec["floor_repeats"]),
-        )
+        kernel, result[pair] = lazyfeat_kernel_times(tf, ntk, model, x1, x2, spec)
+        np.save(os.path.join(spec["workdir"], f"lazyfeat-{pair}.npy"), kernel)
     return result
+
+
+def lazyfeat_kernel_times(tf, ntk, model, x1, x2, spec):
+    """(the kernel, best times of the eager call, the tf.function call and the floor) of one pair,
+    each warmed up (traced) first."""
+    a, b = tf.constant(x1), None if x2 is None else tf.constant(x2)
+    compiled = tf.function(lambda a, b: ntk.empirical_ntk(model, a, b), autograph=False)
+    kernel = ntk.empirical_ntk(model, a, b).numpy()
+    compiled(a, b)
+    run_products = tf_products(tf, kernel_products(len(x1), len(x1), DIM, spec["h"], DEPTH, b is None), spec["dtype"])
+    run_products()
+    timers = {"eager": lambda: seconds(lambda: ntk.empirical_ntk(model, a, b).numpy()),
+              "function": lambda: seconds(lambda: compiled(a, b).numpy()),
+              "floor": floor_timer(run_products, spec["floor_passes"])}
+    return kernel, interleaved_best(timers, spec["repeats"])
 
 
 def stax_network(h, scale):
@@ -377,7 +404,7 @@ def stax_params(jax, weights):
     return [item for layer in layers for item in layer][:-1]
 
 
-def jax_products_time(jax, products, dtype, repeats):
+def jax_products(jax, products, dtype):
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * len(products))
     shapes = [s for p in products for s in operand_shapes(p)]
     flat = [jax.random.normal(key, s, dtype=dtype) for key, s in zip(keys, shapes)]
@@ -387,7 +414,7 @@ def jax_products_time(jax, products, dtype, repeats):
     def run(operands):
         return [(a.T if p[3] else a) @ (b.T if p[4] else b) for p, (a, b) in zip(products, operands)]
 
-    return best_time(lambda: jax.block_until_ready(run(operands)), repeats)
+    return lambda: jax.block_until_ready(run(operands))
 
 
 def neural_tangents_kernel_child(spec):
@@ -404,18 +431,24 @@ def neural_tangents_kernel_child(spec):
     ntk_fn = jax.jit(nt.empirical_ntk_fn(apply_fn, vmap_axes=0, implementation=implementation))
     result = dict(version=f"neural-tangents {nt.__version__}, jax {jax.__version__}")
     for pair, (x1, x2) in kernel_pairs(problem).items():
-        a, b = jax.numpy.asarray(x1), None if x2 is None else jax.numpy.asarray(x2)
-        start = time.perf_counter()
-        kernel = jax.block_until_ready(ntk_fn(a, b, params))
-        first = time.perf_counter() - start
-        np.save(os.path.join(spec["workdir"], f"{spec['implementation']}-{pair}.npy"), np.asarray(kernel))
-        products = kernel_products(spec["n"], spec["n"], DIM, spec["h"], DEPTH, symmetric=b is None)
-        result[pair] = dict(
-            first=first,
-            best=best_time(lambda a, b: jax.block_until_ready(ntk_fn(a, b, params)), spec["repeats"], a, b),
-            floor=jax_products_time(jax, products, spec["dtype"], spec["floor_repeats"]),
-        )
+        kernel, result[pair] = neural_tangents_kernel_times(jax, lambda a, b: ntk_fn(a, b, params), x1, x2, spec)
+        np.save(os.path.join(spec["workdir"], f"{spec['implementation']}-{pair}.npy"), kernel)
     return result
+
+
+def neural_tangents_kernel_times(jax, kernel_fn, x1, x2, spec):
+    """(the kernel, the first call's time (with jax's compilation), the best times of a call and
+    of the floor) of one pair."""
+    a, b = jax.numpy.asarray(x1), None if x2 is None else jax.numpy.asarray(x2)
+    start = time.perf_counter()
+    kernel = jax.device_get(jax.block_until_ready(kernel_fn(a, b)))
+    first = time.perf_counter() - start
+    run_products = jax_products(jax, kernel_products(len(x1), len(x1), DIM, spec["h"], DEPTH, b is None),
+                                spec["dtype"])
+    run_products()
+    timers = {"best": lambda: seconds(lambda: jax.block_until_ready(kernel_fn(a, b))),
+              "floor": floor_timer(run_products, spec["floor_passes"])}
+    return kernel, dict(interleaved_best(timers, spec["repeats"]), first=first)
 
 
 CHILDREN = {
@@ -554,7 +587,7 @@ class Run:
 
     def spec(self, child, case, **fields):
         settings = dict(child=child, case=case, threads=self.args.threads, workdir=self.workdir,
-                        problem=os.path.join(self.workdir, f"{case}.npz"), floor_repeats=5 if self.quick else 20)
+                        problem=os.path.join(self.workdir, f"{case}.npz"), floor_passes=2 if self.quick else 3)
         return {**settings, **fields}
 
     def child(self, python, spec, omp_wait_policy=None):
@@ -570,7 +603,7 @@ class Run:
         fields = dict(dtype=dtype, h=h, proposals=30 if self.quick else 100, repeats=2 if self.quick else 5)
         ours = self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields))
         python = venv_python(self.cache, "torch")
-        probe = self.spec("torch-flow", case, **dict(fields, proposals=PROBE_PROPOSALS, repeats=1), floor_repeats=1)
+        probe = self.spec("torch-flow", case, **dict(fields, proposals=PROBE_PROPOSALS, repeats=1), floor_passes=1)
         probes = {policy: self.child(python, probe, policy)["rate"] for policy in OMP_WAIT_POLICIES}
         policy = max(probes, key=probes.get)
         peer = self.child(python, self.spec("torch-flow", case, **fields), policy)
