@@ -1,32 +1,46 @@
-"""Cost of one gradient-flow step against a bare forward+backward pass on the same batch.
+"""Cost of one gradient-flow step against its forward+backward pass and against the matmul floor.
 
 Run from the repository root:
 
-    python benchmarks/train_step.py            # ~1-2 minutes on 2 cores
-    python benchmarks/train_step.py --quick    # smoke run: fewer steps/repeats, noisier, ~30 s
-    python benchmarks/train_step.py --modes=xla --dtypes=float32   # one case
+    python benchmarks/train_step.py                  # steps at h = 16, 64, 256: ~3 minutes on 2 cores
+    python benchmarks/train_step.py --quick          # smoke run: fewer steps/repeats, noisier
+    python benchmarks/train_step.py --widths=64 --modes=xla --dtypes=float32   # one case
+    python benchmarks/train_step.py --whole-runs     # tf.function vs XLA over whole runs (~15 minutes)
 
 Problem: the Fashion-MNIST-sized setup A of the article (Geiger et al., arXiv:1906.08034): n = 1000
 points of dimension d = 784 (random, norm sqrt(d), labels = sign of the first coordinate), fully
-connected Softplus network with L = 3 hidden layers of width h = 64, soft hinge loss,
-alpha*sqrt(h) = 1.
+connected Softplus network with L = 3 hidden layers of width h, soft hinge loss, alpha*sqrt(h) = 1.
+
+Per (mode, dtype, width):
 
 - "step": `GradientFlow.advance` over N accepted steps (default bounds), divided by the number of
-  attempts (accepted + rejected): one proposal = one forward+backward pass at w + dt v plus the
+  attempts (accepted + rejected): one proposal = one forward+backward pass at w - dt g plus the
   acceptance test (dout, dgrad) and the bookkeeping.
-- "fwd+bwd": F, L and dL/dw on the same batch (`NetworkSystem.evaluate`), one call of a
-  `tf.function` (eager: a plain call).
-- "fwd+bwd loop": the same pass repeated inside one `tf.function` (a `tf.while_loop` carrying w as
-  the step loop does), so that no per-call dispatch is counted; "ratio" is step / this, the cost of
-  a step in units of its forward and backward passes. Target: ratio <= 1.3.
+- "fwd+bwd loop": F, L and dL/dw (`NetworkSystem.evaluate`) repeated inside one `tf.function` (a
+  `tf.while_loop` carrying w as the step loop does); "ratio" = step / this (target <= 1.3).
+- "floor": the matmuls of one step alone (forward x W1, z W2, ..., z w; backward the weight
+  gradients z^T delta and the back-propagated deltas delta W^T), each of the step's shapes, inside one
+  plain `tf.function` loop, measured in the same run; "of floor" = floor / step, the fraction of the
+  step spent at the speed of plain matmuls (1 = nothing but the matmuls). The FLOP rate of the floor
+  is printed beside it.
+- "other": the step's vector work alone (proposal, dout, dgrad, the accepting `tf.cond`), with the
+  gradient replaced by a cheap stand-in.
 
-Modes: eager (`tf.config.run_functions_eagerly(True)`), tf.function, XLA (`jit_compile=True`);
-dtypes float32 and float64. Times are the best of several repeats (the machine may be busy).
+Modes: eager (`tf.config.run_functions_eagerly(True)`), tf.function, XLA (`jit_compile=True`).
+Times are the best of several interleaved repeats (the machine may be busy; `uptime` is printed).
+
+`--whole-runs`: the demo-size run (configs/demo.py: Fashion-MNIST parity, n = 1000, h = 64, L = 3,
+kernel tracking off) trained to convergence with `GradientFlow`, recording on the log-spaced grid
+of `train.py`, at alpha*sqrt(h) = 1 and 100, with `jit_compile` False and True; each run in a fresh
+process, timed from building the flow (tracing and XLA compilation included) to the end.
 """
 
 import argparse
+import json
 import math
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -37,13 +51,13 @@ import tensorflow as tf  # noqa: E402
 from lazyfeat_tf import config as config_lib  # noqa: E402
 from lazyfeat_tf import dynamics, models  # noqa: E402
 
-N_TRAIN, DIM, WIDTH, DEPTH = 1000, 784, 64, 3
+N_TRAIN, DIM, DEPTH = 1000, 784, 3
 TARGET = 1.3
 
 
-def build_system(dtype, seed=0):
-    network = config_lib.ModelSpec(kind="fc", width=WIDTH, depth=DEPTH, activation="softplus")
-    model = models.build_model(network, (DIM,), alpha=1.0 / math.sqrt(WIDTH), seed=seed, dtype=dtype)
+def build_system(dtype, width, seed=0):
+    network = config_lib.ModelSpec(kind="fc", width=width, depth=DEPTH, activation="softplus")
+    model = models.build_model(network, (DIM,), alpha=1.0 / math.sqrt(width), seed=seed, dtype=dtype)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N_TRAIN, DIM))
     x *= math.sqrt(DIM) / np.linalg.norm(x, axis=1, keepdims=True)
@@ -51,8 +65,28 @@ def build_system(dtype, seed=0):
     return dynamics.NetworkSystem(model, x.astype(dtype), y.astype(dtype), "soft_hinge")
 
 
+def step_matmuls(n, d, widths):
+    """(a shape, b shape, transpose_a, transpose_b) of every matmul of one forward+backward pass of a
+    fully connected network d -> widths[0] -> ... -> widths[-1] -> 1 on n points (no gradient with
+    respect to the inputs)."""
+    sizes = [d] + list(widths) + [1]
+    forward = [((n, sizes[i]), (sizes[i], sizes[i + 1]), False, False) for i in range(len(sizes) - 1)]
+    weight_grads = [((n, sizes[i]), (n, sizes[i + 1]), True, False) for i in range(len(sizes) - 1)]
+    deltas = [((n, sizes[i + 1]), (sizes[i], sizes[i + 1]), False, True) for i in range(1, len(sizes) - 1)]
+    return forward + weight_grads + deltas
+
+
+def matmul_flops(shapes):
+    total = 0
+    for a, b, ta, tb in shapes:
+        rows, inner = (a[1], a[0]) if ta else a
+        cols = b[0] if tb else b[1]
+        total += 2 * rows * inner * cols
+    return total
+
+
 class Timers:
-    """The three measurements of one (mode, dtype), each a callable returning seconds per pass.
+    """The measurements of one (mode, dtype, width), each a callable returning seconds per pass.
 
     They are run interleaved, best of `repeats`, so that a busy machine slows them alike.
     """
@@ -63,8 +97,6 @@ class Timers:
         self.flow = dynamics.GradientFlow(system, jit_compile=jit)
         self.flow.advance(3)  # trace / compile
         self.params = [tf.convert_to_tensor(p) for p in system.params]
-        self.evaluate = system.evaluate if mode == "eager" else tf.function(system.evaluate, jit_compile=jit)
-        self.evaluate(self.params)[1].numpy()
 
         def loop(params, eps, n):
             def body(i, params):
@@ -78,6 +110,7 @@ class Timers:
         self.eps, self.n_tensor = tf.constant(0.0, system.dtype), tf.constant(n_steps)
         self.loop(self.params, self.eps, self.n_tensor)[0].numpy()
         self.other = self._other_loop(mode)
+        self.floor, self.floor_flops = self._floor_loop(mode)
 
     def step(self):
         """Seconds per attempt of `GradientFlow.advance`."""
@@ -90,38 +123,61 @@ class Timers:
             raise RuntimeError(f"the flow stopped ({after.status}); lower the number of steps")
         return elapsed / attempts
 
-    def call(self):
-        """Seconds per forward+backward call."""
-        start = time.perf_counter()
-        for _ in range(self.n):
-            result = self.evaluate(self.params)
-        result[1].numpy()
-        return (time.perf_counter() - start) / self.n
-
     def looped(self):
         """Seconds per forward+backward pass inside one in-graph loop."""
         start = time.perf_counter()
         self.loop(self.params, self.eps, self.n_tensor)[0].numpy()
         return (time.perf_counter() - start) / self.n
 
+    def _floor_loop(self, mode):
+        """The matmuls of one step alone, in a loop (plain tf.function; eager when mode is eager).
+
+        Each matmul's smaller operand is nudged by zero times a scalar of the products, so that no
+        matmul is loop-invariant (the nudges add one pass over ~4 n h numbers, a few percent)."""
+        widths = [layer.units for layer in self.system.parts.trunk.layers if hasattr(layer, "units")]
+        shapes = step_matmuls(N_TRAIN, DIM, widths)
+        rng = np.random.default_rng(0)
+        operands = [[tf.constant(rng.standard_normal(s), self.system.dtype) for s in (a, b)] for a, b, _, _ in shapes]
+
+        def loop(operands, n):
+            def body(i, operands):
+                products = [tf.matmul(a, b, transpose_a=ta, transpose_b=tb)
+                            for (a, b), (_, _, ta, tb) in zip(operands, shapes)]
+                nudge = 0.0 * tf.add_n([p[0, 0] for p in products])
+                return i + 1, [[a, b + nudge] if a.shape.num_elements() >= b.shape.num_elements() else [a + nudge, b]
+                               for a, b in operands]
+
+            return tf.while_loop(lambda i, _: i < n, body, (tf.constant(0), operands))[1]
+
+        looped = loop if mode == "eager" else tf.function(loop)
+        looped(operands, self.n_tensor)[0][0].numpy()
+
+        def floor():
+            start = time.perf_counter()
+            looped(operands, self.n_tensor)[0][0].numpy()
+            return (time.perf_counter() - start) / self.n
+
+        return floor, matmul_flops(shapes)
+
     def _other_loop(self, mode):
-        """The step loop's work other than the forward+backward pass (velocity, proposal, dout/dgrad,
-        tf.where picks), with the new gradient replaced by a cheap stand-in."""
+        """The step loop's work other than the forward+backward pass (proposal, dout, dgrad, the
+        accepting tf.cond), with the new gradient replaced by a cheap stand-in."""
         outputs, _, grads = self.system.evaluate(self.params)
+        norm2 = dynamics._norm2  # pylint: disable=protected-access
 
         def loop(params, grads, outputs, dt, n):
-            def body(i, params, g, out):
+            def body(i, params, g, g2, out):
                 p_new = [p - dt * gi for p, gi in zip(params, g)]
                 g_new = [gi * 1.0001 for gi in g]
                 out_new = out * 1.0001
                 dout = tf.reduce_max(tf.abs(out_new - out))
-                sq = lambda ts: tf.add_n([tf.reduce_sum(tf.square(t)) for t in ts])
-                dgrad = sq([a - b for a, b in zip(g, g_new)]) / tf.sqrt(sq(g) * sq(g_new))
+                g2_new = norm2(g_new)
+                dgrad = norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(g2 * g2_new)
                 accept = (dout < 0.1) & (dgrad < 1e-4)
-                pick = lambda new, old: [tf.where(accept, a, b) for a, b in zip(new, old)]
-                return i + 1, pick(p_new, params), pick(g_new, g), tf.where(accept, out_new, out)
+                return (i + 1, *tf.cond(accept, lambda: (p_new, g_new, g2_new, out_new),
+                                        lambda: (params, g, g2, out)))
 
-            return tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), params, grads, outputs))[1]
+            return tf.while_loop(lambda i, *_: i < n, body, (tf.constant(0), params, grads, norm2(grads), outputs))[1]
 
         looped = loop if mode == "eager" else tf.function(loop, jit_compile=(mode == "xla"))
         args = (self.params, grads, outputs, tf.constant(1e-3, self.system.dtype), self.n_tensor)
@@ -135,48 +191,132 @@ class Timers:
         return other
 
     def measure(self, repeats):
-        best = dict(step=math.inf, call=math.inf, loop=math.inf, other=math.inf)
+        best = dict(step=math.inf, loop=math.inf, floor=math.inf, other=math.inf)
         for _ in range(repeats):
-            for name, fn in (("step", self.step), ("call", self.call), ("loop", self.looped),
+            for name, fn in (("step", self.step), ("loop", self.looped), ("floor", self.floor),
                              ("other", self.other)):
                 best[name] = min(best[name], fn())
         return best
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    parser.add_argument("--modes", default="eager,tf.function,xla", help="comma-separated subset")
-    parser.add_argument("--dtypes", default="float32,float64", help="comma-separated subset")
-    args = parser.parse_args()
-    n_steps, repeats = (40, 3) if args.quick else (100, 6)
-    n_eager = 10 if args.quick else 20
-
-    print(f"n = {N_TRAIN}, d = {DIM}, h = {WIDTH}, L = {DEPTH}, softplus, soft hinge; "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} CPU threads; "
-          f"TensorFlow {tf.__version__}\n")
-    header = ("mode", "dtype", "ms/step", "ms fwd+bwd", "ms fwd+bwd loop", "ms other", "ratio", "<= 1.3")
+def step_table(args):
+    n_steps, repeats = (20, 3) if args.quick else (60, 7)
+    n_eager = 5 if args.quick else 10
+    header = ("mode", "dtype", "h", "ms/step", "ms fwd+bwd loop", "ms floor", "floor GFLOP/s", "of floor",
+              "ms other", "ratio", "<= 1.3")
     rows = []
-    for mode in args.modes.split(","):
-        for dtype in args.dtypes.split(","):
-            tf.config.run_functions_eagerly(mode == "eager")
-            system = build_system(dtype)
-            steps = n_eager if mode == "eager" else n_steps
-            best = Timers(system, mode, steps).measure(repeats)
-            step, call, loop, other = best["step"], best["call"], best["loop"], best["other"]
-            ratio = step / loop
-            rows.append((mode, dtype, f"{1e3 * step:.3f}", f"{1e3 * call:.3f}", f"{1e3 * loop:.3f}",
-                         f"{1e3 * other:.3f}", f"{ratio:.2f}", "yes" if ratio <= TARGET else "NO"))
-            print("  ".join(rows[-1]), flush=True)
+    for dtype in args.dtypes.split(","):
+        for width in [int(w) for w in args.widths.split(",")]:
+            for mode in args.modes.split(","):
+                tf.config.run_functions_eagerly(mode == "eager")
+                system = build_system(dtype, width)
+                steps = n_eager if mode == "eager" else max(5, n_steps * 64 // max(width, 64))
+                timers = Timers(system, mode, steps)
+                best = timers.measure(repeats)
+                step, loop, floor, other = best["step"], best["loop"], best["floor"], best["other"]
+                ratio = step / loop
+                rows.append((mode, dtype, str(width), f"{1e3 * step:.3f}", f"{1e3 * loop:.3f}", f"{1e3 * floor:.3f}",
+                             f"{timers.floor_flops / floor / 1e9:.0f}", f"{floor / step:.0%}", f"{1e3 * other:.3f}",
+                             f"{ratio:.2f}", "yes" if ratio <= TARGET else "NO"))
+                print("  ".join(rows[-1]), flush=True)
     tf.config.run_functions_eagerly(False)
 
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     print("\n" + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
-    print("\nms/step: one attempt of GradientFlow.advance; ms fwd+bwd: one evaluate call; "
-          "loop: per pass inside one tf.while_loop;\nms other: the step's vector work alone "
-          "(proposal, dout, dgrad, picks); ratio = ms/step / ms fwd+bwd loop.")
+    print("\nms/step: one attempt of GradientFlow.advance; fwd+bwd loop: one evaluate inside a tf.while_loop; floor: "
+          "the step's matmuls alone;\nof floor = floor / step; ms other: the step's vector work alone (proposal, dout, "
+          "dgrad, accepting tf.cond); ratio = ms/step / ms fwd+bwd loop.")
+
+
+# ----------------------------------------------------------------------------------------------
+# Whole runs: tf.function against XLA, compilation included
+
+
+def whole_run(alpha_sqrt_h, dtype, jit):
+    """One demo-size run to convergence in this process: {seconds, first_call, steps, status, ...}."""
+    import importlib.util
+
+    from lazyfeat_tf import data
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "demo.py")
+    spec_file = importlib.util.spec_from_file_location("demo_config", path)
+    module = importlib.util.module_from_spec(spec_file)
+    spec_file.loader.exec_module(module)
+    config = module.get_config()
+    config.alpha_sqrt_h = alpha_sqrt_h
+    config.dtype = dtype
+    config.kernels.track = False
+    spec = config_lib.resolve(config)
+    task = data.load_task(spec.data, spec.dtype)
+    model = models.build_run_model(spec, task.input_shape)
+    d = spec.dynamics
+    start = time.perf_counter()
+    system = dynamics.NetworkSystem(model, task.x_train, task.y_train, spec.loss.name, spec.loss.soft_hinge_beta)
+    flow = dynamics.GradientFlow(system, max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau, dt0=d.dt0,
+                                 max_steps=d.max_steps, max_time=d.max_time, jit_compile=jit)
+    state = flow.advance(1)
+    first_call = time.perf_counter() - start
+    for target in dynamics.record_steps(d.max_steps, d.num_records)[1:]:
+        while state.status == "running" and state.step < target:
+            state = flow.advance(int(target), max_attempts=100_000)
+        if state.status != "running":
+            break
+    seconds = time.perf_counter() - start
+    return dict(seconds=seconds, first_call=first_call, steps=state.step, rejected=state.rejected,
+                status=state.status, t=state.t)
+
+
+def whole_runs(args):
+    cases = [(ash, dtype) for dtype in args.dtypes.split(",") for ash in (1.0, 100.0)]
+    results = {}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in sys.path if p]))
+    for repeat in range(args.whole_repeats):
+        for ash, dtype in cases:
+            for jit in (False, True):
+                child = json.dumps(dict(alpha_sqrt_h=ash, dtype=dtype, jit=jit))
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--whole-run-child", child],
+                                     capture_output=True, text=True, env=env, check=True).stdout
+                result = json.loads(out.strip().splitlines()[-1])
+                results.setdefault((ash, dtype, jit), []).append(result)
+                print(f"repeat {repeat}: alpha*sqrt(h) = {ash:g} {dtype} {'XLA' if jit else 'tf.function'}: "
+                      f"{result['seconds']:.1f} s (first call {result['first_call']:.1f} s), {result['steps']} steps "
+                      f"+ {result['rejected']} rejected, {result['status']}; load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"\n{'alpha*sqrt(h)':>13}  {'dtype':>7}  {'tf.function s':>13}  {'XLA s':>7}  {'XLA / tf.function':>17}  "
+          f"{'first call tf / XLA':>19}  steps tf / XLA")
+    for ash, dtype in cases:
+        plain, xla = results[(ash, dtype, False)], results[(ash, dtype, True)]
+        best_plain, best_xla = min(r["seconds"] for r in plain), min(r["seconds"] for r in xla)
+        first = f"{min(r['first_call'] for r in plain):.1f} / {min(r['first_call'] for r in xla):.1f}"
+        print(f"{ash:13g}  {dtype:>7}  {best_plain:13.1f}  {best_xla:7.1f}  {best_xla / best_plain:17.2f}  {first:>19}  "
+              f"{plain[0]['steps']} / {xla[0]['steps']}")
+    print("\nbest of the repeats; each run in a fresh process, from building the GradientFlow (tracing, XLA "
+          "compilation) to convergence.")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument("--modes", default="tf.function,xla", help="comma-separated subset of eager,tf.function,xla")
+    parser.add_argument("--dtypes", default="float32,float64", help="comma-separated subset")
+    parser.add_argument("--widths", default="16,64,256", help="comma-separated widths h")
+    parser.add_argument("--whole-runs", action="store_true", help="tf.function vs XLA over whole demo-size runs")
+    parser.add_argument("--whole-repeats", type=int, default=2, help="repeats of each whole run")
+    parser.add_argument("--whole-run-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.whole_run_child:
+        print(json.dumps(whole_run(**json.loads(args.whole_run_child))))
+        return
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    print(f"n = {N_TRAIN}, d = {DIM}, L = {DEPTH}, softplus, soft hinge; {threads} CPU threads; TensorFlow "
+          f"{tf.__version__}; load average {os.getloadavg()[0]:.1f}\n", flush=True)
+    if args.whole_runs:
+        whole_runs(args)
+    else:
+        step_table(args)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -54,28 +54,45 @@ class NetworkSystem:
         self.x = tf.constant(x, self.dtype)
         self.y = tf.constant(y, self.dtype)
         self.f0 = self.reference_output(self.x)
+        self.slope_factor = self.y / tf.constant(self.alpha * int(self.y.shape[0]), self.dtype)  # dL/df = l' y / (alpha n)
 
     def reference_output(self, x):
         """What F subtracts from f, `[n]`: f(w0, x) from the frozen copy of the network if the
         readout is centred, else zeros (`layers.CenteredReadout.reference`)."""
         return self.parts.readout.reference(self.parts.trunk0(x))
 
-    def outputs(self, params, x, f0):
-        """F `[n]` at parameter values `params` (tensors in the order of `self.params`)."""
+    def raw_outputs(self, params, x):
+        """f `[n]` = W z / sqrt(h) at parameter values `params` (tensors in the order of `self.params`)."""
         trunk = self.parts.trunk
         features, _ = trunk.stateless_call(params[:-1], [tf.convert_to_tensor(v) for v in trunk.non_trainable_variables], x)
-        return self.alpha * (self.parts.readout.raw_output(features, params[-1]) - f0)
+        return self.parts.readout.raw_output(features, params[-1])
+
+    def outputs(self, params, x, f0):
+        """F `[n]` at parameter values `params` (tensors in the order of `self.params`)."""
+        return self.alpha * (self.raw_outputs(params, x) - f0)
 
     def loss(self, outputs, labels):
         return losses.scaled_loss(self.loss_name, outputs, labels, self.alpha, self.soft_hinge_beta)
 
     def evaluate(self, params):
-        """(F `[n]`, L scalar, dL/dparams list) on the training set at `params`."""
+        """(F `[n]`, L scalar, dL/dparams list) on the training set at `params`.
+
+        The tape records f only: dL/df_mu = y_mu l'(F_mu y_mu) / (alpha n) is written out
+        (`losses.pointwise_derivative`) and enters as the output gradient, so that the loss adds a
+        few ops on `[n]` vectors instead of its autodiff graph.
+        """
         with tf.GradientTape() as tape:
             tape.watch(params)
-            outputs = self.outputs(params, self.x, self.f0)
-            loss = self.loss(outputs, self.y)
-        return outputs, loss, tape.gradient(loss, params)
+            raw = self.raw_outputs(params, self.x)
+        outputs = self.alpha * (raw - self.f0)
+        loss = self.loss(outputs, self.y)
+        slope = losses.pointwise_derivative(self.loss_name, outputs * self.y, self.soft_hinge_beta)
+        return outputs, loss, tape.gradient(raw, params, output_gradients=slope * self.slope_factor)
+
+
+def _norm2(tensors):
+    """sum of the squares of every element of a list of tensors (a scalar)."""
+    return tf.add_n([tf.reduce_sum(tf.square(x)) for x in tensors])
 
 
 def stop_status(loss, min_margin, step, t, max_steps, max_time, stalled=False):
@@ -189,63 +206,72 @@ class GradientFlow:
             g.assign(value)
 
     def _velocity(self, v, g, dt):
+        """v' of a proposal of time step dt from velocity v and gradient g; None for plain gradient
+        flow (tau = 0), where v' = -g is formed only for an accepted proposal (`_loop`)."""
         if self.tau <= 0:
-            return [-gi for gi in g]
+            return None
         decay = tf.exp(-dt / self.tau)
         return [decay * vi - (1.0 - decay) * gi for vi, gi in zip(v, g)]
 
     def _propose_graph(self, params, v, g, outputs, y, dt, t, max_time):
-        """One proposal: (step_dt, clipped, v', w', F', L', g', [max |F' - F|, -min F' y]) on the points
-        of `y` (under the device loop, a replica's shard, its share of L and of the gradient)."""
+        """One proposal: (step_dt, clipped, v', w', F', L', g', max |F' - F|, -min F' y) on the points
+        of `y` (under the device loop, a replica's shard, its share of L and of the gradient); v' is
+        None for plain gradient flow (w' = w - step_dt g)."""
         clipped = max_time - t <= dt  # the last step lands exactly on the time budget
         step_dt = tf.where(clipped, max_time - t, dt)
         v_new = self._velocity(v, g, step_dt)
-        p_new = [p + step_dt * vi for p, vi in zip(params, v_new)]
+        if v_new is None:
+            p_new = [p - step_dt * gi for p, gi in zip(params, g)]
+        else:
+            p_new = [p + step_dt * vi for p, vi in zip(params, v_new)]
         out_new, loss_new, g_new = (self.system.replica_evaluate if self.device_loop else self.system.evaluate)(p_new)
-        maxima = tf.stack([tf.reduce_max(tf.abs(out_new - outputs)), -tf.reduce_min(out_new * y)])
-        return step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, maxima
+        return (step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, tf.reduce_max(tf.abs(out_new - outputs)),
+                -tf.reduce_min(out_new * y))
 
     def _loop(self, state, y, cross_replica, target_step, max_attempts, max_time):
         """The attempt loop (a `tf.while_loop`) from `state`, on the points of `y`.
 
-        state: (params, v, g, F, L, min_mu F y, dt, t, t1, step, rejected, attempts).
+        state: (params, v, g, ||g||^2, F, L, min_mu F y, dt, t, t1, step, rejected, attempts).
         cross_replica(sums, maxima) -> the same lists summed and maximized over the replicas (the
         identity where F, L and the gradient cover every point).
+
+        An attempt costs its forward and backward passes plus a few passes over the parameters: the
+        proposal w - dt g, ||g - g'||^2 and ||g'||^2 (||g||^2 is carried from the step that accepted
+        g). The accepted state is chosen by one `tf.cond`, which forwards the tensors of the taken
+        branch (no copy), rather than by a `tf.where` per tensor (a copy of every parameter per
+        attempt); plain gradient flow forms v' = -g only in the accepting branch.
         """
         dtype = self.system.dtype
         alpha2 = tf.constant(self.system.alpha**2, dtype)
         half = tf.constant(0.5, dtype)
 
-        def norm2(tensors):
-            return tf.add_n([tf.reduce_sum(tf.square(x)) for x in tensors])
-
-        def running(params, v, g, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+        def running(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
             return ((step < target_step) & (attempts < max_attempts) & (t < max_time) & (margin < 1.0)
                     & tf.math.is_finite(loss) & (dt >= self.min_dt))
 
-        def body(params, v, g, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
-            step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, maxima = self._propose(
+        def body(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+            step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, dout, neg_margin = self._propose(
                 params, v, g, outputs, y, dt, t, max_time)
-            (loss_new, *g_new), (dout, margin_new) = cross_replica([loss_new] + list(g_new), tf.unstack(maxima))
-            margin_new = -margin_new
-            dgrad = norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(norm2(g) * norm2(g_new))
+            (loss_new, *g_new), (dout, neg_margin) = cross_replica([loss_new] + list(g_new), [dout, neg_margin])
+            g2_new = _norm2(g_new)
+            dgrad = _norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(g2 * g2_new)
             accept = (dout < self.max_dout) & (dgrad < self.max_dgrad) & tf.math.is_finite(loss_new)
             grow = accept & (dout < half * self.max_dout) & (dgrad < half * self.max_dgrad)
             t_new = tf.where(clipped, max_time, t + step_dt)
             reached_t1 = accept & (t1 < 0) & (alpha2 * loss_new < half)
 
-            def pick(new, old):
-                return [tf.where(accept, a, b) for a, b in zip(new, old)]
+            def accepted():
+                velocity = [-gi for gi in g] if v_new is None else v_new
+                return p_new, velocity, g_new, g2_new, out_new, loss_new, -neg_margin, t_new
 
+            def rejected_():
+                return params, v, g, g2, outputs, loss, margin, t
+
+            params, v, g, g2, outputs, loss, margin, t_next = tf.cond(accept, accepted, rejected_)
             return (
-                pick(p_new, params),
-                pick(v_new, v),
-                pick(g_new, g),
-                tf.where(accept, out_new, outputs),
-                tf.where(accept, loss_new, loss),
-                tf.where(accept, margin_new, margin),
+                params, v, g, g2, outputs, loss, margin,
                 tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0)),
-                tf.where(accept, t_new, t),
+                t_next,
                 tf.where(reached_t1, t_new, t1),
                 step + tf.cast(accept, tf.int64),
                 rejected + tf.cast(~accept, tf.int64),
@@ -261,6 +287,7 @@ class GradientFlow:
             [tf.convert_to_tensor(p) for p in self.system.params],
             [tf.convert_to_tensor(v) for v in self.v],
             [tf.convert_to_tensor(g) for g in self.g],
+            _norm2(self.g),
             outputs,
             tf.convert_to_tensor(self.loss),
             tf.reduce_min(outputs * self.system.y),
@@ -288,24 +315,24 @@ class GradientFlow:
         launches the replicas of a sharded system) once per attempt."""
         state = self._loop(self._initial_state(), self.system.y, lambda sums, maxima: (sums, maxima),
                            target_step, max_attempts, max_time)
-        params, v, g, outputs, loss, _, dt, t, t1, step, rejected, _ = state
+        params, v, g, _, outputs, loss, _, dt, t, t1, step, rejected, _ = state
         self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 
     def _advance_on_replicas(self, target_step, max_attempts, max_time):
         """The loop inside one replica function: one `strategy.run` per call (see the class docstring)."""
         system = self.system
-        params, v, g, outputs, loss, margin, *scalars = self._initial_state()
+        params, v, g, g2, outputs, loss, margin, *scalars = self._initial_state()
         padded_outputs = system.pad(outputs)
 
-        def replica_loop(params, v, g, loss, margin, scalars):
-            state = (params, v, g, system.replica_rows(padded_outputs), loss, margin, *scalars)
+        def replica_loop(params, v, g, g2, loss, margin, scalars):
+            state = (params, v, g, g2, system.replica_rows(padded_outputs), loss, margin, *scalars)
             return self._loop(state, system.replica_rows(system.pad(system.y)), system.exchange(),
                               target_step, max_attempts, max_time)
 
-        state = system.strategy.run(replica_loop, args=(params, v, g, loss, margin, scalars))
+        state = system.strategy.run(replica_loop, args=(params, v, g, g2, loss, margin, scalars))
         first = [system.strategy.experimental_local_results(x)[0] for x in tf.nest.flatten(state)]
-        params, v, g, _, loss, _, dt, t, t1, step, rejected, _ = tf.nest.pack_sequence_as(state, first)
-        outputs = system.gather(state[3])
+        params, v, g, _, _, loss, _, dt, t, t1, step, rejected, _ = tf.nest.pack_sequence_as(state, first)
+        outputs = system.gather(state[4])
         self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 
     def advance(self, target_step, max_attempts=1000, until_time=math.inf):

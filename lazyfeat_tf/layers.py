@@ -210,6 +210,42 @@ def softplus_normalization(softplus_beta, n_nodes=200):
     return float(1.0 / np.sqrt(second_moment))
 
 
+def softplus(u):
+    """log(1 + exp(u)) = max(u, 0) + log1p(exp(-|u|)), to a few ulps for every finite u (and the
+    right limits at +-inf and NaN).
+
+    The same function as `ops.softplus`, in other ops: on CPUs TensorFlow's Softplus kernel does not
+    vectorize (its select between three branches evaluates exp and log1p scalar by scalar), while
+    Exp and Log1p on their own do, and Abs -> Neg -> Exp -> Log1p is one chain of unary ops, which
+    Grappler fuses into one kernel (`_UnaryOpsComposition`). About 2x faster in float32 and 2.3x in
+    float64 (benchmarks/train_step.py).
+    """
+    return ops.relu(u) + ops.log1p(ops.exp(ops.negative(ops.abs(u))))
+
+
+def scaled_softplus(z, softplus_beta, scale=1.0):
+    """scale * softplus(softplus_beta * z) / softplus_beta (`softplus`), with its derivative
+    scale * sigmoid(softplus_beta * z) as the custom gradient.
+
+    The backward pass is one Sigmoid and two products, instead of autodiff through the ops of
+    `softplus` (about ten passes over the elements). The gradient is written in ops of
+    softplus_beta * z, which the tape records: gradients of gradients are exact too.
+    """
+    inner, outer = float(softplus_beta), float(scale) / float(softplus_beta)
+
+    @ops.custom_gradient
+    def forward(z):
+        u = z * inner
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            return upstream * (float(scale) * ops.sigmoid(u))
+
+        return outer * softplus(u), grad
+
+    return forward(z)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class NormalizedActivation(keras.layers.Layer):
     """Activation normalized so that E[sigma(z)^2] = 1 for z ~ N(0, 1).
@@ -240,7 +276,7 @@ class NormalizedActivation(keras.layers.Layer):
     def call(self, inputs):
         if self.activation == "relu":
             return self.scale * ops.relu(inputs)
-        return self.scale * ops.softplus(self.softplus_beta * inputs) / self.softplus_beta
+        return scaled_softplus(inputs, self.softplus_beta, self.scale)
 
     def compute_output_shape(self, input_shape):
         return input_shape

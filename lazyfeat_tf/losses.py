@@ -28,6 +28,19 @@ def pointwise_loss(name, margins, soft_hinge_beta=20.0):
     raise ValueError(f"loss={name!r} is not one of {LOSSES}")
 
 
+def pointwise_derivative(name, margins, soft_hinge_beta=20.0):
+    """dl/dz at margins z, any shape, as autodiff of `pointwise_loss` gives it (at the hinge's kink
+    z = 1: 0): -1[z < 1] (hinge), -sigmoid(b (1 - z)) (soft hinge), -max(0, 1 - z) (quadratic hinge).
+    """
+    if name == "hinge":
+        return -ops.cast(margins < 1.0, margins.dtype)
+    if name == "soft_hinge":
+        return -ops.sigmoid(soft_hinge_beta * (1.0 - margins))
+    if name == "quadratic_hinge":
+        return -ops.relu(1.0 - margins)
+    raise ValueError(f"loss={name!r} is not one of {LOSSES}")
+
+
 def mean_loss(name, outputs, labels, soft_hinge_beta=20.0):
     """The unscaled loss alpha^2 L = mean_mu l(F_mu y_mu); outputs and labels `[n]` -> scalar."""
     return ops.mean(pointwise_loss(name, outputs * labels, soft_hinge_beta))

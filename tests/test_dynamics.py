@@ -4,12 +4,13 @@ float64, momentum, t1 and the record grid."""
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import build_model, task_of, tiny_config
-from lazyfeat_tf import dynamics, losses, stochastic
+from lazyfeat_tf import dynamics, layers, losses, stochastic
 
 
 def sign_task(n=16, d=4, seed=0, dtype="float64"):
@@ -56,6 +57,32 @@ def dout_dgrad(system, params, dt):
     g, g2 = (np.concatenate([np.ravel(a) for a in gs]) for gs in (g, g2))
     dgrad = np.sum((g - g2) ** 2) / (np.linalg.norm(g) * np.linalg.norm(g2))
     return float(np.max(np.abs(out2 - out))), float(dgrad)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "soft_hinge", "quadratic_hinge"])
+@pytest.mark.parametrize("centered", [True, False])
+def test_evaluate_gives_the_autodiff_gradient_of_the_loss(loss, centered):
+    # evaluate feeds dL/df = l'(F y) y / (alpha n) into the tape of f; here the tape covers the loss.
+    config = tiny_config(dtype="float64", model__width=8, model__depth=2, alpha_sqrt_h=3.0, model__centered=centered,
+                         model__use_bias=True, model__beta=0.5)
+    model = build_model(config, (4,))
+    x, y = sign_task(n=40)
+    system = dynamics.NetworkSystem(model, x, y, loss)
+    rng = np.random.default_rng(2)
+    params = [tf.constant(p.numpy() + 1.0 * rng.standard_normal(p.shape)) for p in system.params]
+    outputs, value, grads = system.evaluate(params)
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        expected_outputs = system.outputs(params, system.x, system.f0)
+        expected_loss = system.loss(expected_outputs, system.y)
+    expected = tape.gradient(expected_loss, params)
+    margins = expected_outputs.numpy() * y
+    assert margins.min() < 0 and margins.max() > 1  # points on both sides of the hinge
+    np.testing.assert_array_equal(outputs.numpy(), expected_outputs.numpy())
+    assert float(value) == float(expected_loss)
+    for g, e in zip(grads, expected):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12, atol=1e-15 * np.abs(e.numpy()).max())
+        assert np.abs(e.numpy()).max() > 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -126,6 +153,72 @@ def test_every_accepted_step_respects_the_dout_bound_and_decreases_the_loss():
     # The outputs held by the integrator are those of the model at its current weights.
     model_outputs = system.outputs([tf.convert_to_tensor(p) for p in system.params], system.x, system.f0)
     np.testing.assert_allclose(outputs, model_outputs.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------------------------
+# The compiled step against the rule written out attempt by attempt
+
+
+def previous_softplus_call(self, inputs):
+    """`NormalizedActivation.call` as it was before the fused softplus (Keras' softplus, autodiff)."""
+    if self.activation == "relu":
+        return self.scale * keras.ops.relu(inputs)
+    return self.scale * keras.ops.softplus(self.softplus_beta * inputs) / self.softplus_beta
+
+
+def reference_attempts(system, n_attempts, max_dout, max_dgrad, dt0, tau=0.0):
+    """The adaptive rule of the module docstring, eagerly, one attempt at a time in Python: the state
+    (step, rejected, dt, t, params) after every attempt."""
+    params = [tf.constant(p.numpy()) for p in system.params]
+    outputs, _, g = system.evaluate(params)
+    v = [tf.zeros_like(p) for p in params]
+    dt, t, step, rejected, history = dt0, 0.0, 0, 0, []
+    for _ in range(n_attempts):
+        if tau > 0:
+            decay = math.exp(-dt / tau)
+            v_new = [decay * vi - (1 - decay) * gi for vi, gi in zip(v, g)]
+        else:
+            v_new = [-gi for gi in g]
+        p_new = [p + dt * vi for p, vi in zip(params, v_new)]
+        out_new, loss_new, g_new = system.evaluate(p_new)
+        flat, flat_new = (np.concatenate([np.ravel(a) for a in gs]) for gs in (g, g_new))
+        dout = float(np.max(np.abs(out_new - outputs)))
+        dgrad = float(np.sum((flat - flat_new) ** 2) / (np.linalg.norm(flat) * np.linalg.norm(flat_new)))
+        if dout < max_dout and dgrad < max_dgrad and math.isfinite(float(loss_new)):
+            grow = dout < max_dout / 2 and dgrad < max_dgrad / 2
+            params, v, g, outputs = p_new, v_new, g_new, out_new
+            t, step, dt = t + dt, step + 1, dt * 1.1 if grow else dt
+        else:
+            rejected, dt = rejected + 1, dt / 10
+        history.append((step, rejected, dt, t, [p.numpy() for p in params], [vi.numpy() for vi in v]))
+    return history
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize("tau", [0.0, 0.3])
+def test_compiled_step_follows_the_previous_step_attempt_by_attempt(monkeypatch, jit, tau):
+    # float64; dt0 = 30 and a tight max_dgrad: rejections first, then a mix of grown, kept and
+    # rejected steps. The reference runs the network with the activation as it was before the fused
+    # softplus (Keras softplus and its autodiff gradient), so that this compares the whole new step,
+    # loop and activation, with the previous one.
+    n_attempts, bounds = 40, dict(max_dout=0.05, max_dgrad=2e-5, dt0=30.0)
+    _, system = make_system("float64", n=32, d=6, width=16, depth=3, alpha_sqrt_h=3.0)
+    p0 = params_now(system)
+    flow = dynamics.GradientFlow(system, tau=tau, jit_compile=jit, **bounds)
+    states = [flow.advance(10**6, max_attempts=1) for _ in range(n_attempts)]
+    compiled = [(s.step, s.rejected, s.dt, s.t) for s in states]
+    final = params_now(system), [v.numpy() for v in flow.v]
+    for var, value in zip(system.params, p0):
+        var.assign(value)
+    monkeypatch.setattr(layers.NormalizedActivation, "call", previous_softplus_call)
+    reference = reference_attempts(system, n_attempts, tau=tau, **bounds)
+    assert [(s, r) for s, r, _, _ in compiled] == [(s, r) for s, r, *_ in reference]
+    steps, rejected = compiled[-1][:2]
+    assert rejected >= 3 and steps >= 20  # both branches taken, several times
+    assert len({round(b[2] / a[2], 6) for a, b in zip(compiled, compiled[1:])}) == 3  # 1.1, 1 and 1/10
+    np.testing.assert_allclose([c[2:] for c in compiled], [r[2:4] for r in reference], rtol=1e-12)
+    for new, old in zip(final[0] + final[1], reference[-1][4] + reference[-1][5]):
+        np.testing.assert_allclose(new, old, rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------

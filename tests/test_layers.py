@@ -8,6 +8,7 @@ import re
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import integrate
 
 from conftest import build_model, tiny_config
@@ -128,6 +129,76 @@ def test_normalized_activation_has_unit_second_moment(activation, softplus_beta)
     values = np.asarray(layer(z)) ** 2
     assert abs(values.mean() - 1.0) < 4 * values.std() / math.sqrt(len(z))
     assert np.asarray(layer(z)).dtype == np.float64
+
+
+def softplus_inputs():
+    """Pre-activations from -60 to 60 (softplus_beta z up to +-6000: overflow of exp, underflow into
+    subnormals), zeros of both signs and tiny values."""
+    tiny = [0.0, -0.0, 1e-300, -1e-300, 1e-20, -1e-20, 5e-9, -5e-9]
+    return np.concatenate([np.linspace(-60.0, 60.0, 120_001), np.geomspace(1e-6, 60.0, 2001),
+                           -np.geomspace(1e-6, 60.0, 2001), tiny])
+
+
+def value_and_gradient(layer, z, upstream):
+    z = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        out = layer(z)
+        total = tf.reduce_sum(out * upstream)
+    return out.numpy(), tape.gradient(total, z).numpy()
+
+
+@pytest.mark.parametrize("softplus_beta", [1.0, 5.0, 100.0])
+def test_fused_softplus_and_its_gradient_match_softplus_and_sigmoid_in_float64(softplus_beta):
+    layer = layers.NormalizedActivation("softplus", softplus_beta=softplus_beta, dtype="float64")
+    c, z = layer.scale, softplus_inputs()
+    upstream = np.random.default_rng(0).standard_normal(z.shape)
+    out, grad = value_and_gradient(layer, z, upstream)
+    u = tf.constant(softplus_beta * z)
+    expected = c * tf.nn.softplus(u).numpy() / softplus_beta
+    expected_grad = upstream * c * tf.sigmoid(u).numpy()
+    np.testing.assert_allclose(out, expected, rtol=2e-15, atol=1e-300)
+    np.testing.assert_allclose(grad, expected_grad, rtol=2e-15, atol=1e-300)
+    # Against numpy (log(1 + e^u) computed another way), where the value is a normal number.
+    normal = expected > 1e-300
+    np.testing.assert_allclose(out[normal], c * np.logaddexp(0.0, softplus_beta * z[normal]) / softplus_beta,
+                               rtol=1e-14)
+    assert out.dtype == grad.dtype == np.float64
+
+
+def test_fused_softplus_in_float32_and_at_non_finite_inputs():
+    layer = layers.NormalizedActivation("softplus", softplus_beta=5.0, dtype="float32")
+    z = softplus_inputs()
+    out, grad = value_and_gradient(layer, z.astype("float32"), np.ones(z.shape, "float32"))
+    assert out.dtype == grad.dtype == np.float32
+    u = (np.float32(5.0) * z.astype("float32")).astype("float64")  # softplus_beta * z, rounded as the layer does
+    np.testing.assert_allclose(out, layer.scale * np.logaddexp(0.0, u) / 5.0, rtol=1e-6, atol=1e-37)
+    np.testing.assert_allclose(grad, layer.scale / (1.0 + np.exp(-u)), rtol=1e-6, atol=1e-37)
+    for dtype in ("float32", "float64"):
+        special = np.array([np.inf, -np.inf, np.nan], dtype)
+        out, grad = value_and_gradient(layers.NormalizedActivation("softplus", dtype=dtype), special, np.ones(3, dtype))
+        np.testing.assert_array_equal(out[:2], [np.inf, 0.0])
+        np.testing.assert_array_equal(grad[:2], np.array([layers.softplus_normalization(5.0), 0.0], dtype))
+        assert np.isnan(out[2]) and np.isnan(grad[2])
+
+
+def test_fused_softplus_has_exact_second_derivatives():
+    # The custom gradient is written in differentiable ops of z: an outer tape sees it.
+    beta = 5.0
+    layer = layers.NormalizedActivation("softplus", softplus_beta=beta, dtype="float64")
+    z = tf.constant(np.linspace(-3.0, 3.0, 61))
+    with tf.GradientTape() as outer:
+        outer.watch(z)
+        with tf.GradientTape() as inner:
+            inner.watch(z)
+            total = tf.reduce_sum(layer(z))
+        first = inner.gradient(total, z)
+    second = outer.gradient(first, z)
+    s, one_minus_s = (1.0 / (1.0 + np.exp(sign * beta * z.numpy())) for sign in (-1.0, 1.0))
+    np.testing.assert_allclose(first.numpy(), layer.scale * s, rtol=1e-14)
+    # TensorFlow's sigmoid gradient is s (1 - s): absolute round-off ~1e-16 where s is near 1.
+    np.testing.assert_allclose(second.numpy(), layer.scale * beta * s * one_minus_s, rtol=1e-13, atol=1e-15)
+    assert second.numpy().max() > 1.0
 
 
 def softplus_constant_reference(beta):

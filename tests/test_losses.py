@@ -34,6 +34,24 @@ def test_soft_hinge_at_known_margins(beta):
     assert values[-1] == pytest.approx(0.0, abs=math.exp(-2 * beta))
 
 
+@pytest.mark.parametrize("name", ["hinge", "soft_hinge", "quadratic_hinge"])
+def test_pointwise_derivative_is_the_autodiff_derivative_of_the_loss(name):
+    import tensorflow as tf
+
+    margins = tf.constant(np.concatenate([MARGINS, np.linspace(-3.0, 3.0, 601), [1.0 - 1e-12, 1.0 + 1e-12]]))
+    with tf.GradientTape() as tape:
+        tape.watch(margins)
+        total = tf.reduce_sum(losses.pointwise_loss(name, margins, soft_hinge_beta=7.0))
+    expected = tape.gradient(total, margins).numpy()
+    derivative = np.asarray(losses.pointwise_derivative(name, margins, soft_hinge_beta=7.0))
+    np.testing.assert_allclose(derivative, expected, rtol=1e-14, atol=1e-300)
+    assert derivative.dtype == np.float64 and derivative.min() < -0.9  # not all zeros
+    if name == "hinge":  # -1 left of the kink, 0 at it (as autodiff) and right of it
+        np.testing.assert_array_equal(derivative[:len(MARGINS)], [-1, -1, -1, -1, -1, 0, 0, 0])
+    with pytest.raises(ValueError, match="'absolute'"):
+        losses.pointwise_derivative("absolute", margins)
+
+
 def test_soft_hinge_default_beta_is_20_and_stable_far_from_the_margin():
     assert float(losses.pointwise_loss("soft_hinge", np.array([1.0]))[0]) == pytest.approx(math.log(2) / 20)
     far = np.asarray(losses.pointwise_loss("soft_hinge", np.array([-1e4, 1e4])))
