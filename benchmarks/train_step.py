@@ -85,8 +85,19 @@ def matmul_flops(shapes):
     return total
 
 
+class Clock:
+    """Wall and process CPU seconds since construction; `per(n)` -> (wall / n, cpu / n)."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def per(self, n):
+        return (time.perf_counter() - self.wall) / n, (time.process_time() - self.cpu) / n
+
+
 class Timers:
-    """The measurements of one (mode, dtype, width), each a callable returning seconds per pass.
+    """The measurements of one (mode, dtype, width), each a callable returning (wall, CPU) seconds
+    per pass.
 
     They are run interleaved, best of `repeats`, so that a busy machine slows them alike.
     """
@@ -115,19 +126,18 @@ class Timers:
     def step(self):
         """Seconds per attempt of `GradientFlow.advance`."""
         before = self.flow.state()
-        start = time.perf_counter()
+        clock = Clock()
         after = self.flow.advance(before.step + self.n, max_attempts=10 * self.n)
-        elapsed = time.perf_counter() - start
         attempts = (after.step - before.step) + (after.rejected - before.rejected)
         if after.status != "running" or attempts == 0:
             raise RuntimeError(f"the flow stopped ({after.status}); lower the number of steps")
-        return elapsed / attempts
+        return clock.per(attempts)
 
     def looped(self):
         """Seconds per forward+backward pass inside one in-graph loop."""
-        start = time.perf_counter()
+        clock = Clock()
         self.loop(self.params, self.eps, self.n_tensor)[0].numpy()
-        return (time.perf_counter() - start) / self.n
+        return clock.per(self.n)
 
     def _floor_loop(self, mode):
         """The matmuls of one step alone, in a loop (plain tf.function; eager when mode is eager).
@@ -153,9 +163,9 @@ class Timers:
         looped(operands, self.n_tensor)[0][0].numpy()
 
         def floor():
-            start = time.perf_counter()
+            clock = Clock()
             looped(operands, self.n_tensor)[0][0].numpy()
-            return (time.perf_counter() - start) / self.n
+            return clock.per(self.n)
 
         return floor, matmul_flops(shapes)
 
@@ -163,7 +173,9 @@ class Timers:
         """The step loop's work other than the forward+backward pass (proposal, dout, dgrad, the
         accepting tf.cond), with the new gradient replaced by a cheap stand-in."""
         outputs, _, grads = self.system.evaluate(self.params)
-        norm2 = dynamics._norm2  # pylint: disable=protected-access
+
+        def norm2(tensors):
+            return tf.add_n([tf.reduce_sum(tf.square(x)) for x in tensors])
 
         def loop(params, grads, outputs, dt, n):
             def body(i, params, g, g2, out):
@@ -184,18 +196,20 @@ class Timers:
         looped(*args)[0].numpy()
 
         def other():
-            start = time.perf_counter()
+            clock = Clock()
             looped(*args)[0].numpy()
-            return (time.perf_counter() - start) / self.n
+            return clock.per(self.n)
 
         return other
 
     def measure(self, repeats):
-        best = dict(step=math.inf, loop=math.inf, floor=math.inf, other=math.inf)
+        """{name: (best wall, best CPU) seconds per pass} over `repeats` interleaved rounds."""
+        best = {name: (math.inf, math.inf) for name in ("step", "loop", "floor", "other")}
         for _ in range(repeats):
             for name, fn in (("step", self.step), ("loop", self.looped), ("floor", self.floor),
                              ("other", self.other)):
-                best[name] = min(best[name], fn())
+                wall, cpu = fn()
+                best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
         return best
 
 
@@ -203,7 +217,7 @@ def step_table(args):
     n_steps, repeats = (20, 3) if args.quick else (60, 7)
     n_eager = 5 if args.quick else 10
     header = ("mode", "dtype", "h", "ms/step", "ms fwd+bwd loop", "ms floor", "floor GFLOP/s", "of floor",
-              "ms other", "ratio", "<= 1.3")
+              "ms other", "ratio", "<= 1.3", "CPU ms/step", "CPU of floor")
     rows = []
     for dtype in args.dtypes.split(","):
         for width in [int(w) for w in args.widths.split(",")]:
@@ -213,11 +227,13 @@ def step_table(args):
                 steps = n_eager if mode == "eager" else max(5, n_steps * 64 // max(width, 64))
                 timers = Timers(system, mode, steps)
                 best = timers.measure(repeats)
-                step, loop, floor, other = best["step"], best["loop"], best["floor"], best["other"]
+                step, loop, floor, other = (best[k][0] for k in ("step", "loop", "floor", "other"))
                 ratio = step / loop
+                cpu_step, cpu_floor = best["step"][1], best["floor"][1]
                 rows.append((mode, dtype, str(width), f"{1e3 * step:.3f}", f"{1e3 * loop:.3f}", f"{1e3 * floor:.3f}",
                              f"{timers.floor_flops / floor / 1e9:.0f}", f"{floor / step:.0%}", f"{1e3 * other:.3f}",
-                             f"{ratio:.2f}", "yes" if ratio <= TARGET else "NO"))
+                             f"{ratio:.2f}", "yes" if ratio <= TARGET else "NO", f"{1e3 * cpu_step:.3f}",
+                             f"{cpu_floor / cpu_step:.0%}"))
                 print("  ".join(rows[-1]), flush=True)
     tf.config.run_functions_eagerly(False)
 
@@ -227,7 +243,8 @@ def step_table(args):
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
     print("\nms/step: one attempt of GradientFlow.advance; fwd+bwd loop: one evaluate inside a tf.while_loop; floor: "
           "the step's matmuls alone;\nof floor = floor / step; ms other: the step's vector work alone (proposal, dout, "
-          "dgrad, accepting tf.cond); ratio = ms/step / ms fwd+bwd loop.")
+          "dgrad, accepting tf.cond); ratio = ms/step / ms fwd+bwd loop;\nCPU: the same in process CPU time "
+          "(best of the repeats; with --threads=1 the measure least disturbed by other processes).")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,7 +294,8 @@ def whole_runs(args):
         for ash, dtype in cases:
             for jit in (False, True):
                 child = json.dumps(dict(alpha_sqrt_h=ash, dtype=dtype, jit=jit))
-                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--whole-run-child", child],
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), f"--threads={args.threads}",
+                                      "--whole-run-child", child],
                                      capture_output=True, text=True, env=env, check=True).stdout
                 result = json.loads(out.strip().splitlines()[-1])
                 results.setdefault((ash, dtype, jit), []).append(result)
@@ -304,8 +322,13 @@ def main():
     parser.add_argument("--widths", default="16,64,256", help="comma-separated widths h")
     parser.add_argument("--whole-runs", action="store_true", help="tf.function vs XLA over whole demo-size runs")
     parser.add_argument("--whole-repeats", type=int, default=2, help="repeats of each whole run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra- and inter-op threads (0: TensorFlow's default, one per core)")
     parser.add_argument("--whole-run-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     if args.whole_run_child:
         print(json.dumps(whole_run(**json.loads(args.whole_run_child))))
         return

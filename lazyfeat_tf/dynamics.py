@@ -54,7 +54,7 @@ class NetworkSystem:
         self.x = tf.constant(x, self.dtype)
         self.y = tf.constant(y, self.dtype)
         self.f0 = self.reference_output(self.x)
-        self.slope_factor = self.y / tf.constant(self.alpha * int(self.y.shape[0]), self.dtype)  # dL/df = l' y / (alpha n)
+        self._slope_factor = self.y / tf.constant(self.alpha * int(self.y.shape[0]), self.dtype)  # dL/df = l' y / (alpha n)
 
     def reference_output(self, x):
         """What F subtracts from f, `[n]`: f(w0, x) from the frozen copy of the network if the
@@ -87,7 +87,7 @@ class NetworkSystem:
         outputs = self.alpha * (raw - self.f0)
         loss = self.loss(outputs, self.y)
         slope = losses.pointwise_derivative(self.loss_name, outputs * self.y, self.soft_hinge_beta)
-        return outputs, loss, tape.gradient(raw, params, output_gradients=slope * self.slope_factor)
+        return outputs, loss, tape.gradient(raw, params, output_gradients=slope * self._slope_factor)
 
 
 def _norm2(tensors):
@@ -136,7 +136,10 @@ class GradientFlow:
         dt0: first time step.
         min_dt: below this dt the run stops as "stalled".
         max_steps: budget of accepted steps; max_time: budget of physical time t.
-        jit_compile: compile the step loop with XLA.
+        jit_compile: compile the step loop with XLA. Off by default: on CPUs, whole runs of the demo
+            to convergence (Fashion-MNIST, n = 1000, h = 64, alpha*sqrt(h) = 1 and 100) took 1.1-1.9x
+            longer with XLA, in float32 and float64, compilation included
+            (`python benchmarks/train_step.py --whole-runs`).
         device_loop: for a sharded system (one with a `strategy`): run the whole attempt loop inside
             one replica function (default), so that an `advance` call is one launch of the replicas
             instead of one per attempt. False keeps the loop on the host, calling `strategy.run`
@@ -171,6 +174,11 @@ class GradientFlow:
             self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
         self.dt0 = dt0
         self.device_loop = strategy is not None and device_loop
+        # How an attempt keeps the accepted state (`_loop`): one tf.cond in TensorFlow's executor on
+        # CPUs; a tf.where per tensor under XLA and on GPUs, where a tf.cond would copy its predicate
+        # to the host once more per attempt.
+        self._pick_with_cond = not jit_compile and not any(
+            tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU"))
         if self.device_loop:
             # The host part only launches the replicas; the per-replica part of an attempt is compiled.
             advance = self._advance_on_replicas
@@ -237,9 +245,9 @@ class GradientFlow:
 
         An attempt costs its forward and backward passes plus a few passes over the parameters: the
         proposal w - dt g, ||g - g'||^2 and ||g'||^2 (||g||^2 is carried from the step that accepted
-        g). The accepted state is chosen by one `tf.cond`, which forwards the tensors of the taken
-        branch (no copy), rather than by a `tf.where` per tensor (a copy of every parameter per
-        attempt); plain gradient flow forms v' = -g only in the accepting branch.
+        g). On CPUs without XLA the accepted state is chosen by one `tf.cond`, which forwards the
+        tensors of the taken branch (no copy), and plain gradient flow forms v' = -g only in the
+        accepting branch; elsewhere by a `tf.where` per tensor.
         """
         dtype = self.system.dtype
         alpha2 = tf.constant(self.system.alpha**2, dtype)
@@ -267,7 +275,11 @@ class GradientFlow:
             def rejected_():
                 return params, v, g, g2, outputs, loss, margin, t
 
-            params, v, g, g2, outputs, loss, margin, t_next = tf.cond(accept, accepted, rejected_)
+            if self._pick_with_cond:
+                picked = tf.cond(accept, accepted, rejected_)
+            else:
+                picked = tf.nest.map_structure(lambda new, old: tf.where(accept, new, old), accepted(), rejected_())
+            params, v, g, g2, outputs, loss, margin, t_next = picked
             return (
                 params, v, g, g2, outputs, loss, margin,
                 tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0)),

@@ -214,11 +214,11 @@ def softplus(u):
     """log(1 + exp(u)) = max(u, 0) + log1p(exp(-|u|)), to a few ulps for every finite u (and the
     right limits at +-inf and NaN).
 
-    The same function as `ops.softplus`, in other ops: on CPUs TensorFlow's Softplus kernel does not
-    vectorize (its select between three branches evaluates exp and log1p scalar by scalar), while
-    Exp and Log1p on their own do, and Abs -> Neg -> Exp -> Log1p is one chain of unary ops, which
-    Grappler fuses into one kernel (`_UnaryOpsComposition`). About 2x faster in float32 and 2.3x in
-    float64 (benchmarks/train_step.py).
+    The same function as `ops.softplus`, in other ops, for speed on CPUs: TensorFlow's Softplus
+    kernel (a select between three branches) costs more than Exp and Log1p together, ~3.4 ns per
+    float32 element and ~8.2 per float64 one on one core of a 2-core development machine, against
+    ~2.1 and ~5.3 for this function (Abs -> Neg -> Exp -> Log1p is a chain of unary ops, which
+    Grappler runs as one kernel, `_UnaryOpsComposition`).
     """
     return ops.relu(u) + ops.log1p(ops.exp(ops.negative(ops.abs(u))))
 

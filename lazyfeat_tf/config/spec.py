@@ -171,7 +171,9 @@ class DynamicsSpec:
     max_time: float = 1e12  # budget of physical time t
     max_wall_time: float = 0.0  # budget in seconds (0 = none)
     num_records: int = 80  # log-spaced record steps between 0 and max_steps
-    jit_compile: bool = False  # compile the step loop with XLA
+    # compile the step loop with XLA; off: on CPUs whole runs took 1.1-1.9x longer with it, compilation
+    # included (python benchmarks/train_step.py --whole-runs)
+    jit_compile: bool = False
 
     def __post_init__(self):
         _one_of("dynamics.kind", self.kind, choices.DYNAMICS)
