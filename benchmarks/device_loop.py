@@ -38,9 +38,10 @@ def build(strategy, device_loop):
     config.data.source = config.data.name = "synthetic"
     config.data.dim, config.data.n_train, config.data.n_test = 16, 256, 16
     config.model.width = 32
-    task = data.load_task(config.data, "float32")
+    spec = config_lib.resolve(config)
+    task = data.load_task(spec.data, "float32")
     with accelerators.scope(strategy):
-        model = models.build_model(config, task.input_shape)
+        model = models.build_run_model(spec, task.input_shape)
         system = accelerators.make_system(model, task.x_train, task.y_train, config.loss.name, strategy=strategy,
                                           jit_compile=True)
         return dynamics.GradientFlow(system, max_dout=1e-4, jit_compile=True, device_loop=device_loop)
