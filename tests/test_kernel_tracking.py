@@ -263,18 +263,109 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     assert init_error == expected
     rows.clear()
     results, _ = observer.finish(_Stopped)
-    # Blocks of 7 test rows for Theta_0(test, train) and Theta_T(test, train) of the final kernel's
-    # predictor and again of the running one; the training set once for each of them and for
-    # Theta_T(train, train).
-    n_train = len(task.x_train)
-    blocks = [n for n in rows if n != n_train]
-    assert max(blocks) == 7 and sum(blocks) == 3 * len(task.x_test) and rows.count(n_train) == 4
+    # Theta_T(train, train) from one pass over the training set, shared by the final kernel's
+    # predictor and the running one (fraction 1: the end); the test outputs the results are made of
+    # come from `kernel_times`, without a row of a test kernel
+    assert rows == [len(task.x_train)]
     final_error, expected = check(observer.initial, final)  # now the final kernel's predictor
     assert results["init_kernel_test_error"] == init_error
     assert results["final_kernel_test_error"] == final_error == expected
     running_error, expected = check(observer.running, final)
     assert results["running_kernel_test_errors"][0]["test_error"] == running_error == expected
     assert results["kernel_drift_train_full"] == pytest.approx(ntk.relative_drift(final[0], initial[0]), rel=1e-10)
+
+
+@pytest.mark.parametrize("kind, shape", [("fc", (6,)), ("cnn", (20, 20, 1))])
+def test_kernel_times_is_the_product_with_the_whole_kernel(kind, shape):
+    """Theta(x_rows, x_cols) c without the kernel equals the product with the kernel of
+    `empirical_ntk` (float64, 1e-10), at the current parameters and at w0 once the network has
+    moved, whatever the chunks; the parameters are given back exactly."""
+    from lazyfeat_tf.ntk.observer import kernel_times
+    from test_kernels import inputs, make_model
+    from test_measures import perturb
+
+    model = make_model(shape, kind=kind, width=4 if kind == "cnn" else 8)  # with biases (beta = 0.5)
+    x_rows, x_cols = inputs(9, shape, 1), inputs(11, shape, 2)
+    c = np.random.default_rng(3).normal(size=11)
+    theta_0 = ntk.empirical_ntk(model, x_rows, x_cols).numpy()
+    perturb(model)
+    theta_t = ntk.empirical_ntk(model, x_rows, x_cols).numpy()
+    assert np.abs(theta_t @ c - theta_0 @ c).max() > 1e-3 * np.abs(theta_0 @ c).max()  # the two differ
+    weights = [v.numpy().copy() for v in model.variables]
+    for chunk in (4096, 4):
+        np.testing.assert_allclose(kernel_times(model, x_rows, x_cols, c, chunk=chunk), theta_t @ c, rtol=1e-10)
+        np.testing.assert_allclose(kernel_times(model, x_rows, x_cols, c, initial=True, chunk=chunk),
+                                   theta_0 @ c, rtol=1e-10)
+    for v, w in zip(model.variables, weights):
+        np.testing.assert_array_equal(v.numpy(), w)
+
+
+class _Record:
+    """A record's `dynamics.FlowState` as `KernelObserver.measure` reads it."""
+
+    def __init__(self, t, step):
+        self.t, self.step, self.loss = t, step, 1.0
+
+
+def test_the_linear_model_integrated_alongside_the_records_is_the_one_integrated_in_turn(monkeypatch):
+    """`start` (the probe kernels measured and the Theta_0 predictor integrated in threads while the
+    network is measured) changes no number of the records: the same as doing it in turn, in the
+    caller's thread."""
+    import threading
+
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf.ntk import observer as observer_lib
+    from conftest import build_model, task_of
+
+    class InTurn(observer_lib._Alongside):
+        def __init__(self, work):
+            self._value = self._error = self._thread = None
+            self._run(work)
+
+    config = tracked_config(dtype="float64", alpha_sqrt_h=100.0)
+    spec, task = config_lib.resolve(config), task_of(config)
+    model = build_model(config, task.input_shape)
+    outputs = np.random.default_rng(0).normal(size=len(task.y_train))
+    along, in_turn = (ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
+                      for _ in range(2))
+    threads = []
+    advance_to = along.initial.advance_to
+    along.initial.advance_to = lambda t: threads.append(threading.current_thread().name) or advance_to(t)
+    for step, t in enumerate([0.0, 0.5, 2.0, 2.0, 30.0]):
+        along.start(_Record(t, step))
+        found = along.measure(_Record(t, step), outputs)[0]
+        with monkeypatch.context() as patch:
+            patch.setattr(observer_lib, "_Alongside", InTurn)
+            expected = in_turn.measure(_Record(t, step), outputs)[0]
+        assert found == expected and found["linear_distance"] > 0
+    assert threads == ["kernel-predictor"] * 4  # t = 0 has nothing to integrate
+    assert along.initial.flow.state() == in_turn.initial.flow.state()
+    assert along.initial.flow.state().t == 30.0
+    with pytest.raises(ZeroDivisionError):
+        observer_lib._Alongside(lambda: 1 / 0).result()
+
+
+def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(monkeypatch):
+    """Where the kernels are sharded across replicas, the test errors come from the predictor's own
+    blocks of kernel rows (`FrozenKernelPredictor.test_error`), not from `kernel_times`."""
+    from lazyfeat_tf import accelerators
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf.ntk import observer as observer_lib
+    from conftest import build_model, task_of
+
+    config = tracked_config(dtype="float64")
+    spec, task = config_lib.resolve(config), task_of(config)
+    model = build_model(config, task.input_shape)
+    observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
+    observer.initial.run_to_convergence()
+    expected = observer._test_error(observer.initial, initial=True)()
+    calls = []
+    by_rows = type(observer.initial).test_error
+    monkeypatch.setattr(accelerators, "is_sharded", lambda strategy: True)
+    monkeypatch.setattr(observer_lib, "kernel_times", lambda *args, **kwargs: calls.append(1) / 0)
+    monkeypatch.setattr(type(observer.initial), "test_error", lambda self: calls.append(2) or by_rows(self))
+    assert observer._test_error(observer.initial, initial=True)() == expected
+    assert calls == [2]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,18 +18,115 @@ At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the f
 convergence and reports their test errors (the article's "init. ker." and "final ker."), and with
 `full_drift` the kernel drift on the whole train and test sets (`ntk.full_drift`).
 
+What it costs the run (the demo run: n = 1000, h = 64, 2 x 128 probes, 2 CPU cores): the
+predictors' integrator compiles once (~0.65 s of CPU, in the background from the first record on)
+and takes ~5,000 steps of ~0.1 ms in all; a record's probe kernels and metrics take ~4 ms. A record
+is started (`start`) before the network's own measurements: the probe kernels and the Theta_0
+predictor's integration to the record's time then run in threads meanwhile (TensorFlow and XLA run
+them outside the GIL; they read the network's variables and write only their own). At the end the
+predictors converge in a thread while the kernels of the network are computed. The predictors'
+test errors come from `kernel_times` (Theta(test, train) c by a backward and a forward-mode pass of
+the network, no kernel rows).
+
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
-time; the `[n_test, n]` test kernel is never whole (`ntk.predictor.KernelRows`).
+time; the `[n_test, n]` test kernel is never computed (`kernel_times`; under a strategy that shards
+the kernels, by blocks of rows, `ntk.predictor.KernelRows`).
 """
 
-import numpy as np
+import contextlib
+import threading
 
-from lazyfeat_tf import models
-from lazyfeat_tf.ntk.full_drift import full_set_drift, kernels_change
+import numpy as np
+import tensorflow as tf
+
+from lazyfeat_tf import accelerators, losses, models
+from lazyfeat_tf.ntk.full_drift import full_set_drift, initial_parameters, kernels_change
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelRows
 from lazyfeat_tf.ntk.running import RunningMoments
 from lazyfeat_tf.ntk.tracker import KernelTracker
+
+
+KERNEL_TIMES_CHUNK = 4096
+"""Points per forward/backward pass of `kernel_times` (bounds the memory of one pass)."""
+
+
+def kernel_times(model, x_rows, x_cols, c, *, initial=False, chunk=KERNEL_TIMES_CHUNK):
+    """Theta(x_rows, x_cols) c `[n_rows]` (numpy, the model's dtype) without the kernel.
+
+    With J(x) the Jacobian of the raw output f with respect to the trained parameters (those of
+    `ntk.empirical_ntk`), Theta(x_rows, x_cols) c = J(x_rows) v with v = J(x_cols)^T c, the gradient
+    of sum_j c_j f(x_cols_j): one backward pass over x_cols, then J(x_rows) v as the gradient with
+    respect to r of v . grad_w sum_i r_i f(x_rows_i) (f is linear in r), by chunks of `chunk`
+    points. Cost: a few passes of the network over both sets instead of the `[n_rows, n_cols]` Gram
+    products; equal to the kernel's product up to round-off.
+
+    Args:
+        model: a model made by `models.build_model`.
+        x_rows `[n_rows, ...]`, x_cols `[n_cols, ...]`: inputs; c: `[n_cols]` coefficients.
+        initial: at the initial parameters w0 (`full_drift.initial_parameters`) instead of the
+            current ones.
+    """
+    net = models.parts(model)
+    dtype = net.readout.kernel.dtype
+    params = [v for layer in net.parameter_layers for v in layer.trainable_weights]
+
+    def raw_output(x):
+        return net.readout.raw_output(net.trunk(tf.cast(x, dtype)))
+
+    c = tf.convert_to_tensor(c, dtype)
+    with initial_parameters(model) if initial else contextlib.nullcontext():
+        v = None
+        for start in range(0, len(x_cols), chunk):
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(c[start:start + chunk] * raw_output(x_cols[start:start + chunk]))
+            grads = [tf.zeros_like(p) if g is None else g for p, g in zip(params, tape.gradient(total, params))]
+            v = grads if v is None else [a + b for a, b in zip(v, grads)]
+        parts = []
+        for start in range(0, len(x_rows), chunk):
+            block = x_rows[start:start + chunk]
+            r = tf.zeros([len(block)], dtype)
+            with tf.GradientTape() as outer:
+                outer.watch(r)
+                with tf.GradientTape() as inner:
+                    total = tf.reduce_sum(r * raw_output(block))
+                grads = inner.gradient(total, params)
+                product = tf.add_n([tf.reduce_sum(g * w) for g, w in zip(grads, v) if g is not None])
+            parts.append(outer.gradient(product, r).numpy())
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+class _Alongside:
+    """`work()` run in a thread while the caller does other work; `result()` waits for it and
+    returns its value (or raises its exception).
+
+    The frozen-kernel predictors' integrations read and write only their own variables (never the
+    network's), and XLA runs them outside the GIL: in a thread they overlap with the kernels, the
+    network's measurements and Python. Under a `tf.distribute` strategy (whose scope and device are
+    per thread) `work()` runs at once, in the caller's thread.
+    """
+
+    def __init__(self, work):
+        self._value = self._error = None
+        self._thread = None
+        if tf.distribute.has_strategy():
+            self._run(work)
+        else:
+            self._thread = threading.Thread(target=self._run, args=(work,), name="kernel-predictor", daemon=True)
+            self._thread.start()
+
+    def _run(self, work):
+        try:
+            self._value = work()
+        except BaseException as error:  # noqa: B036 (handed to the caller by `result`)
+            self._error = error
+
+    def result(self):
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class KernelObserver:
@@ -64,6 +161,7 @@ class KernelObserver:
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
+        self._started = None  # (t, probe kernels' record, Theta_0 predictor to t): `_Alongside`s or None
 
     def _kernels(self, initial=False):
         """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
@@ -98,7 +196,26 @@ class KernelObserver:
         else:
             self.running.restart_on(*kernels)
         self.running.run_to_convergence()
-        return self.running.test_error()
+        return self._test_error(self.running)()
+
+    def _test_error(self, predictor, initial=False):
+        """The test error of the trained frozen-kernel `predictor` on the kernel of the network at its
+        current parameters (its initial ones with `initial`), as a function of no argument: the
+        predictor's coefficients c are read at once (it can then be restarted), and the function
+        computes the test outputs F0_test + Theta(test, train) c through `kernel_times` (no kernel
+        rows) when called. Under a strategy that shards the kernels the error is computed at once,
+        through the predictor's own blocks of kernel rows."""
+        if accelerators.is_sharded(tf.distribute.get_strategy()):
+            error = predictor.test_error()
+            return lambda: error
+        coefficients = predictor.system.params[0].numpy()
+
+        def error():
+            outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, coefficients, initial=initial)
+            return losses.finite_error_rate(outputs if self.offsets is None else self.offsets[1] + outputs,
+                                            self.task.y_test)
+
+        return error
 
     def _running_moments(self, state, indices, kernels=None):
         """Train the running-kernel predictors of the fractions `indices` at `state` (kernels: the
@@ -107,11 +224,30 @@ class KernelObserver:
             error = self._running_test_error(self._kernels() if kernels is None else kernels)
             self.moments.store(indices, state.t, state.step, error)
 
+    def start(self, state):
+        """Start the record of `state`: the probe kernels' measurement and the Theta_0 predictor's
+        integration to the record's time t, each in a thread, so that they run while the network
+        itself is measured (records come in increasing t). `measure(state, ...)` waits for them;
+        without `start` it starts them itself."""
+        t = state.t
+        if self._started is not None:
+            if self._started[0] == t:
+                return
+            self._finish_started()  # a record started but never measured: done with it first
+        self._started = (t, _Alongside(lambda: self.tracker.measure(t)),
+                         _Alongside(lambda: self.initial.advance_to(t)) if self.initial is not None and t > 0 else None)
+
+    def _finish_started(self):
+        """(the probe kernels' record, the Theta_0 predictor's state) of the record started."""
+        started, self._started = self._started, None
+        return tuple(None if work is None else work.result() for work in started[1:])
+
     def measure(self, state, train_outputs):
         """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
         metrics.jsonl, the full drift record)."""
         t = state.t
-        drift = self.tracker.measure(t)
+        self.start(state)  # nothing if started
+        drift, _ = self._finish_started()
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
             "kernel_alignment_train": drift["alignment"]["train"],
@@ -124,8 +260,7 @@ class KernelObserver:
                 kernel_alignment_test=drift["alignment"]["test"],
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
-        if self.initial is not None:
-            self.initial.advance_to(t)
+        if self.initial is not None:  # at time t (t = 0: where it starts)
             difference = train_outputs - self.initial.train_outputs()
             with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
                 flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
@@ -138,20 +273,23 @@ class KernelObserver:
         """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
         final `state` of the network."""
         results = {}
-        final = None
+        final = final_predictor = None
+        # The predictors' integrations (their own variables only) run alongside the kernels and test
+        # outputs of the network, which this thread computes meanwhile.
+        converging = None if self.initial is None else _Alongside(self.initial.run_to_convergence)
         if self.initial is not None or self.moments.remaining():
             final = self._kernels()
         if self.initial is not None:
-            self.initial.run_to_convergence()
-            results["init_kernel_test_error"] = self.initial.test_error()
+            converging.result()
+            initial_error = self._test_error(self.initial, initial=True)
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
                 # by blocks of the variable's rows: no copy of it
                 results["kernel_drift_train_full"] = kernels_change(final[0], self.initial.system.theta)
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             if np.all(np.isfinite(final[0])):
                 self.initial.restart_on(*final)  # now the final kernel's predictor
-                self.initial.run_to_convergence()
-                results["final_kernel_test_error"] = self.initial.test_error()
+                final_predictor = _Alongside(self.initial.run_to_convergence)
+            results["init_kernel_test_error"] = initial_error()
         if self.config.running_fractions:
             self._running_moments(state, self.moments.remaining(), final)
             results["running_kernel_test_errors"] = self.moments.results()
@@ -163,6 +301,9 @@ class KernelObserver:
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
+        if final_predictor is not None:
+            final_predictor.result()
+            results["final_kernel_test_error"] = self._test_error(self.initial)()  # at the final parameters
         return results, arrays
 
 

@@ -35,6 +35,8 @@ class RunningMoments:
         self.found = tf.Variable(np.full((len(self.fractions), 3), np.nan), name="running_kernels")
 
     def _pending(self):
+        if not self.fractions:  # the default: no variable to read at every record
+            return np.zeros(0, bool)
         return np.isnan(self.found.numpy()[:, 1])
 
     def due(self, unscaled_loss):

@@ -1,20 +1,30 @@
 """`KernelTracker`: the tangent kernel's drift, alignment and spectrum along training, on fixed probes.
 
 It computes the empirical NTK (`ntk.empirical_ntk`, per layer) on a train probe set (train x train
-kernel) and a test probe set (test x test kernel), both in one `tf.function` traced at construction
-(~0.1 s; then ~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
+kernel) and a test probe set (test x test kernel), both in one `tf.function` call, traced at
+construction (~0.15 s of CPU, one trace of the kernel shared by probe sets of the same size; then
+~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
 It computes them at initialization, keeps Theta_0 and the latest Theta_t only (never a history) and
 returns JSON-ready records from `measure(t)`, made of the `ntk.metrics` functions.
 """
+
+import functools
 
 import numpy as np
 import tensorflow as tf
 import threadpoolctl
 
 from lazyfeat_tf.ntk import empirical
+from lazyfeat_tf.ntk.structured import first_layer_gram
 from lazyfeat_tf.ntk.metrics import effective_rank, kernel_alignment, relative_drift, top_eigenvalues
 
 TOTAL = "total"
+
+
+@functools.cache
+def _blas():
+    """The BLAS libraries of the process, found once per process (2-30 ms), at the first measure."""
+    return threadpoolctl.ThreadpoolController()
 
 
 def _labels(y, x, name):
@@ -87,10 +97,14 @@ class KernelTracker:
                 raise ValueError("y_test_probe is required with x_test_probe")
             self.probes["test"] = (x_test_probe, _labels(y_test_probe, x_test_probe, "y_test_probe"))
         self.heatmap_size = min(heatmap_size, len(x_train_probe))
-        self._blas = threadpoolctl.ThreadpoolController()  # finds the BLAS libraries once (~2 ms)
         inputs = {split: tf.constant(x) for split, (x, _) in self.probes.items()}
-        self._probe_kernels = tf.function(  # traced once (~0.1 s), then ~7x faster than eager
-            lambda: {split: self._layer_kernels(x) for split, x in inputs.items()}, autograph=False
+        # The first layer's Gram on the probes does not depend on the parameters: computed once.
+        grams = {split: first_layer_gram(model, x) if self.method == "structured" else None
+                 for split, x in inputs.items()}
+        # Traced once per probe shape: the train and test probes of the same size share one trace.
+        layer_kernels = tf.function(self._layer_kernels, autograph=False)
+        self._probe_kernels = tf.function(  # one call per measure, ~7x faster than eager
+            lambda: {split: layer_kernels(x, grams[split]) for split, x in inputs.items()}, autograph=False
         )
         self._initial = self._kernels()
         self._current = self._initial
@@ -100,10 +114,11 @@ class KernelTracker:
         """("train",) or ("train", "test")."""
         return tuple(self.probes)
 
-    def _layer_kernels(self, x):
-        """{layer name: [n, n] kernel} on probe inputs x, plus TOTAL (tensors)."""
+    def _layer_kernels(self, x, input_gram=None):
+        """{layer name: [n, n] kernel} on probe inputs x, plus TOTAL (tensors); `input_gram`: the
+        first layer's `first_layer_gram` on x, or None."""
         per_layer = empirical.empirical_ntk(
-            self.model, x, method=self.method, per_layer=True, batch_size=self.batch_size
+            self.model, x, method=self.method, per_layer=True, batch_size=self.batch_size, input_gram=input_gram
         )
         return {**per_layer, TOTAL: tf.add_n(list(per_layer.values()))}
 
@@ -120,7 +135,7 @@ class KernelTracker:
         The small numpy reductions run on one BLAS thread: several BLAS threads fighting
         TensorFlow's thread pool made them ~10x slower on a 2-core machine.
         """
-        with self._blas.limit(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             return self._measure(t)
 
     def _measure(self, t):
