@@ -167,7 +167,7 @@ def empirical_ntk(model, x1, x2=None, *, method="auto", per_layer=False, batch_s
     if x2 is not None:
         x2 = tf.convert_to_tensor(x2)
         x2 = tf.cast(x2, dtype) if x2.dtype != dtype else x2
-    strategy = sharding_strategy(x1)
+    strategy = sharding_strategy() if static_n(x1) is not None else None
     if strategy is not None:
         kernels = _sharded_ntk(strategy, model, x1, x2, method, batch_size)
     elif method == Method.STRUCTURED.value:
@@ -213,10 +213,11 @@ def _structured_graph(model, per_layer, batch_size):
 # Under a tf.distribute strategy: rows of x1 sharded across the replicas.
 
 
-def sharding_strategy(x1):
+def sharding_strategy():
     """The current strategy when called in its cross-replica context (inside `strategy.scope()`,
-    outside `strategy.run`) with several replicas or a TPU and a static n1; else None."""
-    if not tf.distribute.in_cross_replica_context() or static_n(x1) is None:
+    outside `strategy.run`) with several replicas or a TPU, which `empirical_ntk` shards the rows of
+    x1 across (when n1 is static); else None."""
+    if not tf.distribute.in_cross_replica_context():
         return None
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync > 1 or "TPU" in type(strategy).__name__:

@@ -81,7 +81,7 @@ def full_set_drift(model, x, *, method="auto", rows=None):
     x = tf.constant(x, dtype)
     n = int(x.shape[0])
     if (resolve_method(model, method) == "structured" and structured.dense_only(model)
-            and sharding_strategy(x) is None):
+            and sharding_strategy() is None):
         return relative_change(_symmetric_squares(model, x, rows or square_rows(n)))
 
     def blocks():

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from lazyfeat_tf import dynamics, losses, models
 from lazyfeat_tf.ntk import structured
-from lazyfeat_tf.ntk.empirical import empirical_ntk, resolve_method
+from lazyfeat_tf.ntk.empirical import empirical_ntk, resolve_method, sharding_strategy
 from lazyfeat_tf.ntk.full_drift import block_rows, initial_parameters, square_rows
 
 
@@ -67,13 +67,18 @@ class KernelRows:
         self.model, self.x_rows, self.x_cols = model, x_rows, x_cols
         self.method, self.initial = method, initial
         self.rows = rows or block_rows(model, len(x_cols))
-        self._dense = resolve_method(model, method) == "structured" and structured.dense_only(model)
+        self._structured_dense = resolve_method(model, method) == "structured" and structured.dense_only(model)
         self._dtype = tf.as_dtype(models.parts(model).readout.kernel.dtype)
 
     @property
     def shape(self):
         """`(n_rows, n_cols)`."""
         return len(self.x_rows), len(self.x_cols)
+
+    def _dense(self):
+        """Whether the kernel comes from the structured operands: a network of dense layers, and no
+        strategy to shard `empirical_ntk`'s rows across (then its blocks go through it)."""
+        return self._structured_dense and sharding_strategy() is None
 
     def _parameters(self):
         return initial_parameters(self.model) if self.initial else contextlib.nullcontext()
@@ -85,7 +90,7 @@ class KernelRows:
 
     def __iter__(self):
         n = len(self.x_rows)
-        if self._dense:
+        if self._dense():
             cols = self._operands(self.x_cols)
             for start in range(0, n, self.rows):
                 block = self._operands(self.x_rows[start:start + self.rows])
@@ -101,7 +106,7 @@ class KernelRows:
     def assemble(self):
         """The whole `[n_rows, n_cols]` kernel as one numpy array, filled block by block (the
         kernel plus one block in memory)."""
-        if self._dense and self.x_cols is self.x_rows:
+        if self._dense() and self.x_cols is self.x_rows:
             return self._assemble_symmetric()
         kernel = None
         start = 0
