@@ -300,51 +300,6 @@ def test_kernel_times_is_the_product_with_the_whole_kernel(kind, shape):
         np.testing.assert_array_equal(v.numpy(), w)
 
 
-class _Record:
-    """A record's `dynamics.FlowState` as `KernelObserver.measure` reads it."""
-
-    def __init__(self, t, step):
-        self.t, self.step, self.loss = t, step, 1.0
-
-
-def test_the_linear_model_integrated_alongside_the_records_is_the_one_integrated_in_turn(monkeypatch):
-    """`start` (the probe kernels measured and the Theta_0 predictor integrated in threads while the
-    network is measured) changes no number of the records: the same as doing it in turn, in the
-    caller's thread."""
-    import threading
-
-    from lazyfeat_tf import config as config_lib
-    from lazyfeat_tf.ntk import observer as observer_lib
-    from conftest import build_model, task_of
-
-    class InTurn(observer_lib._Alongside):
-        def __init__(self, work):
-            self._value = self._error = self._thread = None
-            self._run(work)
-
-    config = tracked_config(dtype="float64", alpha_sqrt_h=100.0)
-    spec, task = config_lib.resolve(config), task_of(config)
-    model = build_model(config, task.input_shape)
-    outputs = np.random.default_rng(0).normal(size=len(task.y_train))
-    along, in_turn = (ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
-                      for _ in range(2))
-    threads = []
-    advance_to = along.initial.advance_to
-    along.initial.advance_to = lambda t: threads.append(threading.current_thread().name) or advance_to(t)
-    for step, t in enumerate([0.0, 0.5, 2.0, 2.0, 30.0]):
-        along.start(_Record(t, step))
-        found = along.measure(_Record(t, step), outputs)[0]
-        with monkeypatch.context() as patch:
-            patch.setattr(observer_lib, "_Alongside", InTurn)
-            expected = in_turn.measure(_Record(t, step), outputs)[0]
-        assert found == expected and found["linear_distance"] > 0
-    assert threads == ["kernel-predictor"] * 4  # t = 0 has nothing to integrate
-    assert along.initial.flow.state() == in_turn.initial.flow.state()
-    assert along.initial.flow.state().t == 30.0
-    with pytest.raises(ZeroDivisionError):
-        observer_lib._Alongside(lambda: 1 / 0).result()
-
-
 def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(monkeypatch):
     """Where the kernels are sharded across replicas, the test errors come from the predictor's own
     blocks of kernel rows (`FrozenKernelPredictor.test_error`), not from `kernel_times`."""
@@ -358,13 +313,13 @@ def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(
     model = build_model(config, task.input_shape)
     observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
     observer.initial.run_to_convergence()
-    expected = observer._test_error(observer.initial, initial=True)()
+    expected = observer._test_error(observer.initial, initial=True)
     calls = []
     by_rows = type(observer.initial).test_error
     monkeypatch.setattr(accelerators, "is_sharded", lambda strategy: True)
     monkeypatch.setattr(observer_lib, "kernel_times", lambda *args, **kwargs: calls.append(1) / 0)
     monkeypatch.setattr(type(observer.initial), "test_error", lambda self: calls.append(2) or by_rows(self))
-    assert observer._test_error(observer.initial, initial=True)() == expected
+    assert observer._test_error(observer.initial, initial=True) == expected
     assert calls == [2]
 
 

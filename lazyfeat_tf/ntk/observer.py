@@ -18,15 +18,14 @@ At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the f
 convergence and reports their test errors (the article's "init. ker." and "final ker."), and with
 `full_drift` the kernel drift on the whole train and test sets (`ntk.full_drift`).
 
-What it costs the run (the demo run: n = 1000, h = 64, 2 x 128 probes, 2 CPU cores): the
-predictors' integrator compiles once (~0.65 s of CPU, in the background from the first record on)
-and takes ~5,000 steps of ~0.1 ms in all; a record's probe kernels and metrics take ~4 ms. A record
-is started (`start`) before the network's own measurements: the probe kernels and the Theta_0
-predictor's integration to the record's time then run in threads meanwhile (TensorFlow and XLA run
-them outside the GIL; they read the network's variables and write only their own). At the end the
-predictors converge in a thread while the kernels of the network are computed. The predictors'
-test errors come from `kernel_times` (Theta(test, train) c by a backward and a forward-mode pass of
-the network, no kernel rows).
+The predictors' test errors come from `kernel_times`: their test outputs Theta(test, train) c by a
+backward and a double-backward pass of the network, without the kernel's Gram products.
+
+What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores; CPU seconds): the
+predictors' integrator compiles once with XLA (~0.65 s, in the background from the first record
+on, whatever n) and takes ~5,000 steps of ~0.1 ms in all; the `[n, n]` train kernels and the
+whole-test-set drift ~0.35 s; the probe kernels' tracing ~0.15 s and each record's probe kernels
+and metrics ~4 ms.
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
@@ -35,7 +34,6 @@ the kernels, by blocks of rows, `ntk.predictor.KernelRows`).
 """
 
 import contextlib
-import threading
 
 import numpy as np
 import tensorflow as tf
@@ -96,39 +94,6 @@ def kernel_times(model, x_rows, x_cols, c, *, initial=False, chunk=KERNEL_TIMES_
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
-class _Alongside:
-    """`work()` run in a thread while the caller does other work; `result()` waits for it and
-    returns its value (or raises its exception).
-
-    The frozen-kernel predictors' integrations read and write only their own variables (never the
-    network's), and XLA runs them outside the GIL: in a thread they overlap with the kernels, the
-    network's measurements and Python. Under a `tf.distribute` strategy (whose scope and device are
-    per thread) `work()` runs at once, in the caller's thread.
-    """
-
-    def __init__(self, work):
-        self._value = self._error = None
-        self._thread = None
-        if tf.distribute.has_strategy():
-            self._run(work)
-        else:
-            self._thread = threading.Thread(target=self._run, args=(work,), name="kernel-predictor", daemon=True)
-            self._thread.start()
-
-    def _run(self, work):
-        try:
-            self._value = work()
-        except BaseException as error:  # noqa: B036 (handed to the caller by `result`)
-            self._error = error
-
-    def result(self):
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class KernelObserver:
     """Kernel drift and frozen-kernel predictors of one run (see the module docstring).
 
@@ -161,7 +126,6 @@ class KernelObserver:
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
-        self._started = None  # (t, probe kernels' record, Theta_0 predictor to t): `_Alongside`s or None
 
     def _kernels(self, initial=False):
         """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
@@ -196,26 +160,19 @@ class KernelObserver:
         else:
             self.running.restart_on(*kernels)
         self.running.run_to_convergence()
-        return self._test_error(self.running)()
+        return self._test_error(self.running)
 
     def _test_error(self, predictor, initial=False):
-        """The test error of the trained frozen-kernel `predictor` on the kernel of the network at its
-        current parameters (its initial ones with `initial`), as a function of no argument: the
-        predictor's coefficients c are read at once (it can then be restarted), and the function
-        computes the test outputs F0_test + Theta(test, train) c through `kernel_times` (no kernel
-        rows) when called. Under a strategy that shards the kernels the error is computed at once,
-        through the predictor's own blocks of kernel rows."""
+        """Test error of the trained frozen-kernel `predictor` on the kernel of the network at its
+        current parameters (its initial ones with `initial`): its test outputs F0_test + Theta(test,
+        train) c through `kernel_times`, without a row of the test kernel; under a strategy that
+        shards the kernels, through the predictor's own blocks of kernel rows."""
         if accelerators.is_sharded(tf.distribute.get_strategy()):
-            error = predictor.test_error()
-            return lambda: error
-        coefficients = predictor.system.params[0].numpy()
-
-        def error():
-            outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, coefficients, initial=initial)
-            return losses.finite_error_rate(outputs if self.offsets is None else self.offsets[1] + outputs,
-                                            self.task.y_test)
-
-        return error
+            return predictor.test_error()
+        outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, predictor.system.params[0],
+                               initial=initial)
+        return losses.finite_error_rate(outputs if self.offsets is None else self.offsets[1] + outputs,
+                                        self.task.y_test)
 
     def _running_moments(self, state, indices, kernels=None):
         """Train the running-kernel predictors of the fractions `indices` at `state` (kernels: the
@@ -224,30 +181,11 @@ class KernelObserver:
             error = self._running_test_error(self._kernels() if kernels is None else kernels)
             self.moments.store(indices, state.t, state.step, error)
 
-    def start(self, state):
-        """Start the record of `state`: the probe kernels' measurement and the Theta_0 predictor's
-        integration to the record's time t, each in a thread, so that they run while the network
-        itself is measured (records come in increasing t). `measure(state, ...)` waits for them;
-        without `start` it starts them itself."""
-        t = state.t
-        if self._started is not None:
-            if self._started[0] == t:
-                return
-            self._finish_started()  # a record started but never measured: done with it first
-        self._started = (t, _Alongside(lambda: self.tracker.measure(t)),
-                         _Alongside(lambda: self.initial.advance_to(t)) if self.initial is not None and t > 0 else None)
-
-    def _finish_started(self):
-        """(the probe kernels' record, the Theta_0 predictor's state) of the record started."""
-        started, self._started = self._started, None
-        return tuple(None if work is None else work.result() for work in started[1:])
-
     def measure(self, state, train_outputs):
         """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
         metrics.jsonl, the full drift record)."""
         t = state.t
-        self.start(state)  # nothing if started
-        drift, _ = self._finish_started()
+        drift = self.tracker.measure(t)
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
             "kernel_alignment_train": drift["alignment"]["train"],
@@ -260,7 +198,8 @@ class KernelObserver:
                 kernel_alignment_test=drift["alignment"]["test"],
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
-        if self.initial is not None:  # at time t (t = 0: where it starts)
+        if self.initial is not None:
+            self.initial.advance_to(t)
             difference = train_outputs - self.initial.train_outputs()
             with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
                 flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
@@ -273,23 +212,20 @@ class KernelObserver:
         """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
         final `state` of the network."""
         results = {}
-        final = final_predictor = None
-        # The predictors' integrations (their own variables only) run alongside the kernels and test
-        # outputs of the network, which this thread computes meanwhile.
-        converging = None if self.initial is None else _Alongside(self.initial.run_to_convergence)
+        final = None
         if self.initial is not None or self.moments.remaining():
             final = self._kernels()
         if self.initial is not None:
-            converging.result()
-            initial_error = self._test_error(self.initial, initial=True)
+            self.initial.run_to_convergence()
+            results["init_kernel_test_error"] = self._test_error(self.initial, initial=True)
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
                 # by blocks of the variable's rows: no copy of it
                 results["kernel_drift_train_full"] = kernels_change(final[0], self.initial.system.theta)
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             if np.all(np.isfinite(final[0])):
                 self.initial.restart_on(*final)  # now the final kernel's predictor
-                final_predictor = _Alongside(self.initial.run_to_convergence)
-            results["init_kernel_test_error"] = initial_error()
+                self.initial.run_to_convergence()
+                results["final_kernel_test_error"] = self._test_error(self.initial)
         if self.config.running_fractions:
             self._running_moments(state, self.moments.remaining(), final)
             results["running_kernel_test_errors"] = self.moments.results()
@@ -301,9 +237,6 @@ class KernelObserver:
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
-        if final_predictor is not None:
-            final_predictor.result()
-            results["final_kernel_test_error"] = self._test_error(self.initial)()  # at the final parameters
         return results, arrays
 
 
