@@ -270,10 +270,14 @@ def first_layer_gram(model, x1, x2=None):
     net = network_parts(model) if unsupported_reason(model) is None else None
     if net is None or not isinstance(net.parameter_layers[0], lf_layers.NTKDense):
         return None
-    dtype = tf.as_dtype(net.readout.kernel.dtype)
+    first, dtype = net.parameter_layers[0], tf.as_dtype(net.readout.kernel.dtype)
     x1 = tf.cast(x1, dtype)
-    x = x1 if x2 is None else tf.concat([x1, tf.cast(x2, dtype)], axis=0)
-    u = operands(net, x)[0].u
+    z = x1 if x2 is None else tf.concat([x1, tf.cast(x2, dtype)], axis=0)
+    for layer in net.trunk.layers:  # the parameter-free layers before the first trained one
+        if layer is first:
+            break
+        z = layer(z)
+    u = _dense_operand(first, z, None, dtype).u
     n1 = static_n(x1)
     return gram(u, u) if x2 is None else gram(u[:n1], u[n1:])
 
