@@ -13,6 +13,7 @@ import tempfile
 
 from absl import flags, logging
 
+from lazyfeat_tf import compilation_cache
 from lazyfeat_tf.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -61,7 +62,9 @@ def _without_tensorflow_startup_lines():
 def import_tensorflow_quietly():
     """Import TensorFlow without its start-up log lines on stderr (TF 2.21 writes them before its
     logging is initialized, whatever TF_CPP_MIN_LOG_LEVEL says). Entry points call it after parsing
-    their flags and checking their inputs, before the work that needs TensorFlow."""
+    their flags and checking their inputs, before the work that needs TensorFlow. The persistent
+    XLA cache (`lazyfeat_tf.compilation_cache`) is turned on first."""
+    compilation_cache.enable()
     with _without_tensorflow_startup_lines():
         import tensorflow as tf
     tf.get_logger().setLevel("ERROR")  # e.g. the TPU initialization's INFO lines before a one-line error

@@ -228,6 +228,26 @@ def test_float32_eager_and_tf_function(kind, shape):
         assert_close(traced_total, reference, FLOAT32_RTOL, f"method={method} float32 tf.function")
 
 
+def test_float32_eager_calls_of_dense_nets_compile_with_xla(monkeypatch):
+    """Eager float32 structured calls on a dense net run as one XLA program (float64 and CNNs do
+    not), and its kernel, symmetric by ragged blocks and with the first layer's Gram or not, equals
+    the explicit float64 contraction."""
+    model32, model64 = _float32_pair("fc", FC_SHAPE)
+    cnn32, _ = _float32_pair("cnn", CNN_SHAPE)
+    assert empirical.compiles_with_xla(model32)
+    assert not empirical.compiles_with_xla(model64) and not empirical.compiles_with_xla(cnn32)
+    monkeypatch.setattr(structured, "SYMMETRIC_BLOCK_ROWS", 2)
+    x = inputs(7, FC_SHAPE, 13, "float32")
+    reference = our_reference(model64, x.astype("float64"))
+    for gram in (None, ntk.first_layer_gram(model32, x)):
+        per_layer = ntk.empirical_ntk(model32, x, per_layer=True, input_gram=gram)
+        assert list(per_layer) == list(reference)
+        for name in reference:
+            assert_close(per_layer[name], reference[name], FLOAT32_RTOL, f"XLA symmetric blocks, layer {name}")
+    assert empirical._structured_graph(model32, True, None)._jit_compile
+    assert not empirical._structured_graph(model64, True, None)._jit_compile
+
+
 def test_float64_tf_function_with_unknown_batch_size():
     model = make_model(FC_SHAPE, "fc", width=5)
     x = inputs(6, FC_SHAPE, 12)

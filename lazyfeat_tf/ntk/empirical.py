@@ -70,7 +70,7 @@ import tensorflow as tf
 
 from lazyfeat_tf import accelerators
 from lazyfeat_tf.ntk.parts import add, chunks, elements, gram, network_parts, static_n
-from lazyfeat_tf.ntk.structured import structured_ntk, unsupported_reason
+from lazyfeat_tf.ntk.structured import dense_only, structured_ntk, unsupported_reason
 
 JACOBIAN_CHUNK_BYTES = 512 * 2**20
 """Memory allowed for the per-example Jacobians held at once by the jacobian method."""
@@ -198,15 +198,26 @@ def _structured_kernels(model, per_layer, batch_size, x1, x2, input_gram):
                           input_gram=input_gram)
 
 
+def compiles_with_xla(model):
+    """Whether eager structured calls on `model` are compiled with XLA: float32 networks of dense
+    layers. XLA fuses the blocks' elementwise products and sums and runs their small products
+    faster: Theta(x, x) at n = 1000, h = 512 in 43-45 ms instead of 52-58 ms (n = 2000, h = 100:
+    45 vs 49 ms; n = 128, h = 64: 0.8 vs 1.4 ms; 2 cores), for a first call (compilation) 0.4-0.9 s
+    longer, which `lazyfeat_tf.compilation_cache` spares the later processes. In float64 XLA's
+    products are slower (122 vs 104 ms at n = 1000, h = 512): not compiled."""
+    return dense_only(model) and _model_dtype(model) == tf.float32
+
+
 def _structured_graph(model, per_layer, batch_size):
-    """The tf.function running `_structured_kernels` for `model` (no reference cycle to it)."""
+    """The tf.function running `_structured_kernels` for `model` (no reference cycle to it),
+    compiled with XLA if `compiles_with_xla(model)`."""
     graphs = _STRUCTURED_GRAPHS.setdefault(model, {})
     key = (per_layer, batch_size)
     if key not in graphs:
         model_ref = weakref.ref(model)
         graphs[key] = tf.function(
             lambda x1, x2, input_gram: _structured_kernels(model_ref(), per_layer, batch_size, x1, x2, input_gram),
-            autograph=False,
+            autograph=False, jit_compile=compiles_with_xla(model),
         )
     return graphs[key]
 

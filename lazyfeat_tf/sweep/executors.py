@@ -26,6 +26,7 @@ import threading
 import time
 import traceback
 
+from lazyfeat_tf import compilation_cache
 from lazyfeat_tf.errors import UserError
 from lazyfeat_tf.sweep.grid import SweepError
 
@@ -47,11 +48,14 @@ def cores():
 
 
 def thread_env(threads):
-    """Environment variables that limit TensorFlow / OpenMP to `threads` threads."""
+    """Environment variables of a worker: TensorFlow / OpenMP limited to `threads` threads, and the
+    persistent XLA cache (`lazyfeat_tf.compilation_cache`) of the sweep's process."""
     n = str(int(threads))
-    return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n,
-            "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
-            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    env = {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n,
+           "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    xla_flags = {**os.environ, **compilation_cache.environment()}.get("TF_XLA_FLAGS")
+    return {**env, "TF_XLA_FLAGS": xla_flags} if xla_flags else env
 
 
 def _exit_with_parent(parent_pid):

@@ -1,0 +1,54 @@
+"""Tests of lazyfeat_tf.compilation_cache: the persistent XLA cache the entry points turn on."""
+
+import os
+import subprocess
+import sys
+
+from lazyfeat_tf import compilation_cache
+from lazyfeat_tf.sweep import executors
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_environment_names_a_directory_per_tensorflow_version_and_keeps_the_users_flags(tmp_path):
+    version = compilation_cache.tensorflow_version()
+    assert version[0].isdigit(), version
+    env = compilation_cache.environment({compilation_cache.ENV: str(tmp_path), "TF_XLA_FLAGS": "--tf_xla_auto_jit=0"})
+    assert env == {"TF_XLA_FLAGS": f"--tf_xla_auto_jit=0 {compilation_cache.FLAG}={tmp_path}/tf-{version}"}
+    home = compilation_cache.environment({"HOME": "/home/u"})["TF_XLA_FLAGS"]
+    assert home.endswith(os.path.join(".cache", "lazyfeat_tf", "xla", f"tf-{version}")), home
+    assert compilation_cache.environment({compilation_cache.ENV: "off"}) == {}
+    assert compilation_cache.directory({compilation_cache.ENV: "OFF"}) is None
+    mine = {"TF_XLA_FLAGS": f"{compilation_cache.FLAG}=/elsewhere"}
+    assert compilation_cache.environment(mine) == {}
+
+
+def test_sweep_workers_get_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv(compilation_cache.ENV, str(tmp_path))
+    monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
+    flags = executors.thread_env(1)["TF_XLA_FLAGS"]
+    assert flags == f"{compilation_cache.FLAG}={compilation_cache.directory()}"
+    monkeypatch.setenv(compilation_cache.ENV, "off")
+    assert "TF_XLA_FLAGS" not in executors.thread_env(1)
+
+
+def test_an_entry_point_writes_and_a_later_process_reads_the_compiled_program(tmp_path):
+    """Two processes compiling the same XLA program after `import_tensorflow_quietly`: the first
+    writes it into the cache, the second loads it (the file is not written again)."""
+    program = (
+        "from launch.common import import_tensorflow_quietly\n"
+        "import_tensorflow_quietly()\n"
+        "import tensorflow as tf\n"
+        "f = tf.function(lambda x: tf.reduce_sum(tf.sin(x) * x), jit_compile=True)\n"
+        "print(float(f(tf.ones([7]))))\n"
+    )
+    env = {**os.environ, compilation_cache.ENV: str(tmp_path), "PYTHONPATH": REPO}
+    env.pop("TF_XLA_FLAGS", None)
+    written = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", program], env=env, cwd=REPO, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert abs(float(out.stdout.split()[-1]) - 7 * 0.8414709848) < 1e-5
+        cache = tmp_path / f"tf-{compilation_cache.tensorflow_version()}"
+        written.append({p.name: p.stat().st_mtime_ns for p in cache.iterdir()})
+    assert len(written[0]) >= 1 and written[1] == written[0], written
