@@ -174,6 +174,31 @@ def test_background_compilation_changes_nothing():
         np.testing.assert_array_equal(early.test_outputs(), plain.test_outputs())
 
 
+def test_integration_in_a_thread_gives_the_same_trajectory_and_raises_its_error():
+    """advance_to / run_to_convergence with wait=False: the same states and outputs as the plain
+    calls once waited for (train_outputs, coefficients and wait all wait); an error of the thread
+    is raised by the next call."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((10, 3))
+    theta = a @ a.T + 0.1 * np.eye(10)
+    y = np.where(rng.standard_normal(10) > 0, 1.0, -1.0)
+    plain, threaded = (ntk.FrozenKernelPredictor(theta, theta[:4], y, y[:4], alpha=2.0) for _ in range(2))
+    assert threaded.advance_to(0.3, wait=False) is None
+    expected = plain.advance_to(0.3)
+    np.testing.assert_array_equal(threaded.train_outputs(), plain.train_outputs())
+    assert threaded.flow.state() == expected
+    assert threaded.run_to_convergence(wait=False) is None
+    assert plain.run_to_convergence().status == "converged"
+    np.testing.assert_array_equal(threaded.coefficients().numpy(), plain.system.params[0].numpy())
+    threaded.wait()  # nothing left to wait for
+    threaded.restart_on(theta, theta[:4])
+    threaded.flow.advance = None  # the thread's call fails
+    threaded.advance_to(1.0, wait=False)
+    with pytest.raises(TypeError, match="not callable"):
+        threaded.train_outputs()
+    threaded.wait()  # the error was raised once
+
+
 def test_advance_to_a_float32_time_terminates():
     """0.02 is not a float32: the target must be compared as the flow stores time."""
     theta = np.eye(4, dtype=np.float32)

@@ -169,7 +169,7 @@ class KernelObserver:
         shards the kernels, through the predictor's own blocks of kernel rows."""
         if accelerators.is_sharded(tf.distribute.get_strategy()):
             return predictor.test_error()
-        outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, predictor.system.params[0],
+        outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, predictor.coefficients(),
                                initial=initial)
         return losses.finite_error_rate(outputs if self.offsets is None else self.offsets[1] + outputs,
                                         self.task.y_test)
@@ -185,6 +185,8 @@ class KernelObserver:
         """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
         metrics.jsonl, the full drift record)."""
         t = state.t
+        if self.initial is not None:  # its integrator runs on one core while the probe kernels are computed
+            self.initial.advance_to(t, wait=False)
         drift = self.tracker.measure(t)
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
@@ -199,7 +201,6 @@ class KernelObserver:
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
         if self.initial is not None:
-            self.initial.advance_to(t)
             difference = train_outputs - self.initial.train_outputs()
             with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
                 flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
@@ -213,19 +214,22 @@ class KernelObserver:
         final `state` of the network."""
         results = {}
         final = None
+        # The predictors' integrations run in a thread (one core) beside the network's kernels.
+        if self.initial is not None:
+            self.initial.run_to_convergence(wait=False)
         if self.initial is not None or self.moments.remaining():
             final = self._kernels()
+        final_predictor = False
         if self.initial is not None:
-            self.initial.run_to_convergence()
             results["init_kernel_test_error"] = self._test_error(self.initial, initial=True)
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
                 # by blocks of the variable's rows: no copy of it
                 results["kernel_drift_train_full"] = kernels_change(final[0], self.initial.system.theta)
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
-            if np.all(np.isfinite(final[0])):
+            final_predictor = bool(np.all(np.isfinite(final[0])))
+            if final_predictor:
                 self.initial.restart_on(*final)  # now the final kernel's predictor
-                self.initial.run_to_convergence()
-                results["final_kernel_test_error"] = self._test_error(self.initial)
+                self.initial.run_to_convergence(wait=False)
         if self.config.running_fractions:
             self._running_moments(state, self.moments.remaining(), final)
             results["running_kernel_test_errors"] = self.moments.results()
@@ -233,6 +237,8 @@ class KernelObserver:
             for split, x in (("train", self.task.x_train), ("test", self.task.x_test)):
                 if f"kernel_drift_{split}_full" not in results:
                     results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
+        if final_predictor:
+            results["final_kernel_test_error"] = self._test_error(self.initial)
         arrays = {}
         if self.config.save:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})

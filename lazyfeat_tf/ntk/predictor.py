@@ -197,50 +197,82 @@ class FrozenKernelPredictor:
         self.test_offset = None if test_offset is None else np.asarray(test_offset, self.y_test.dtype)
         flow_options.setdefault("jit_compile", not tf.distribute.has_strategy())
         self.flow = dynamics.GradientFlow(self.system, **flow_options)
-        self._compiling = None
+        self._background = None  # (thread, {"error": exception}) of the work started with wait=False
+
+    def _start(self, fn, *args):
+        """Run fn(*args) in a thread (after the previous one). TensorFlow runs the integrator's
+        graph outside the GIL, so the caller's own TensorFlow work (the network's probe kernels,
+        Theta_T) proceeds meanwhile on the other cores; every method below waits for it first."""
+        self.wait()
+        outcome = {}
+
+        def run():
+            try:
+                fn(*args)
+            except BaseException as error:  # noqa: BLE001 - raised again by `wait`
+                outcome["error"] = error
+
+        thread = threading.Thread(target=run, name="frozen-kernel-predictor", daemon=True)
+        thread.start()
+        self._background = (thread, outcome)
+
+    def wait(self):
+        """Wait for the work started with `wait=False` (or `compile_in_background`); raise its error."""
+        if self._background is not None:
+            thread, outcome = self._background
+            thread.join()
+            self._background = None
+            if "error" in outcome:
+                raise outcome["error"]
 
     def compile_in_background(self):
-        """Compile the integrator in a thread, leaving the state as it is. XLA compiles outside the
-        GIL, so this overlaps with other work (e.g. the network tracing its own step); every method
-        below waits for it first. Do not assign the state's variables meanwhile."""
-        if self._compiling is None:
-            self._compiling = threading.Thread(target=self.flow.advance, args=(0,), name="compile", daemon=True)
-            self._compiling.start()
-
-    def _wait_for_compilation(self):
-        if self._compiling is not None:
-            self._compiling.join()
+        """Compile the integrator in a thread, leaving the state as it is (e.g. while the network
+        traces its own step). Do not assign the state's variables meanwhile."""
+        self._start(self.flow.advance, 0)
 
     def restart_on(self, theta_train, test_kernel):
         """Start again from c = 0 at t = 0 on another kernel of the same shapes (e.g. the final one;
         `test_kernel` as for the constructor), reusing the compiled integrator."""
-        self._wait_for_compilation()
+        self.wait()
         self.system.theta.assign(tf.cast(theta_train, self.system.dtype))
         self.test_kernel = _row_blocks(test_kernel)
         self.system.params[0].assign(tf.zeros_like(self.system.params[0]))
         self.flow.restart()
 
-    def advance_to(self, t, max_attempts=10**6):
-        """Integrate up to physical time t (exactly, unless it converges or stops first)."""
-        self._wait_for_compilation()
+    def advance_to(self, t, max_attempts=10**6, wait=True):
+        """Integrate up to physical time t (exactly, unless it converges or stops first); returns
+        the `dynamics.FlowState`. With wait=False the integration runs in a thread and returns None
+        at once (`wait()`, or any other method, waits for it)."""
+        self.wait()
+        if not wait:
+            self._start(self._advance_to, t, max_attempts)
+            return None
+        return self._advance_to(t, max_attempts)
+
+    def _advance_to(self, t, max_attempts):
         t = float(np.asarray(t, self.system.dtype.as_numpy_dtype))  # the time as the flow stores it
         state = self.flow.state()
         while state.status == "running" and state.t < t:
             state = self.flow.advance(self.flow.max_steps, max_attempts=max_attempts, until_time=t)
         return state
 
-    def run_to_convergence(self, max_attempts=10**6):
-        """Integrate until every training margin reaches 1 or a budget stops it."""
-        return self.advance_to(math.inf, max_attempts)
+    def run_to_convergence(self, max_attempts=10**6, wait=True):
+        """Integrate until every training margin reaches 1 or a budget stops it (`wait` as for
+        `advance_to`)."""
+        return self.advance_to(math.inf, max_attempts, wait)
+
+    def coefficients(self):
+        """The coefficients c `[n]` (a tensor) once the integration in progress is done."""
+        self.wait()
+        return self.system.params[0]
 
     def train_outputs(self):
-        self._wait_for_compilation()
+        self.wait()
         return self.flow.outputs.numpy()
 
     def test_outputs(self):
         """F_test = F0_test + Theta(test, train) c `[n_test]`, block of test rows by block."""
-        self._wait_for_compilation()
-        c = self.system.params[0]
+        c = self.coefficients()
         parts = [tf.linalg.matvec(tf.cast(block, self.system.dtype), c).numpy() for block in self.test_kernel]
         outputs = np.concatenate(parts) if parts else np.zeros(0, self.y_test.dtype)
         if len(outputs) != len(self.y_test):
