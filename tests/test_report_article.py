@@ -275,6 +275,25 @@ def test_var_vs_p_slope(protocol_report):
         np.testing.assert_allclose(fit["var"], [250 / (w * p) for p in fit["P"]], rtol=0.35)
 
 
+def test_var_vs_p_errors_in_order_of_p(tmp_path, monkeypatch):
+    """The test-error-vs-P curve joins the families in order of P, whatever order the panel has (the
+    default P = 1000 first, then 2000 before 250 and 500 as text): no zigzag back to small P."""
+    sizes = (1000, 2000, 250, 500)
+    for size in sizes:
+        fabricate(tmp_path / f"p{size}", kernels=False, data__n_train=size, widths=(100,), ash_values=(1e3,))
+    curves = {}
+    save = report.figures.save
+
+    def recording_save(fig, out, name):
+        curves[name] = {ax.get_title(): [c.lines[0].get_xdata() for c in ax.containers] for ax in fig.axes}
+        return save(fig, out, name)
+
+    monkeypatch.setattr(report.figures, "save", recording_save)
+    make_article_report(tmp_path, ["var_vs_p"])
+    (curve,) = curves["var_vs_p"]["test error vs P"]
+    assert list(curve) == sorted(sizes)
+
+
 def test_needs_notes_when_nothing_can_be_drawn(tmp_path, monkeypatch):
     """One family, one width, one seed, one alpha*sqrt(h), no kernels: no article figure can be drawn;
     each says why in one line, and nothing is written for it."""

@@ -20,8 +20,14 @@ Scales (append to the file name):
 
 The report draws one family per P (config.json differs in data.n_train).
 
-Measured here (reduced): not yet (the sweep was queued behind the others of docs/article/fc.md; the
-same command starts or resumes it).
+Measured here (reduced): 17 min 42 s for the 16 runs, all converged (training error 0, 1122-9285
+steps, 14-254 s each, on a shared 2-core CPU). Var[F] = 0.345, 0.429, 0.550, 0.601 at P = 250, 500,
+1000, 2000: it grows with P, Var[F] ~ P^0.28, 95% CI [0.00, 0.58] (the report's bootstrap over the
+seeds at each P). Test error (mean +- sd of 4 seeds) 6.30 +- 0.24%, 5.04 +- 0.26%, 4.98 +- 0.42%,
+4.31 +- 0.31%. The authors' notebook (plots.ipynb, "Appendix Variance Lazy size of dataset") plots
+Var[F] / sqrt(P) vs h for P = 500 ... 4000 at alpha*sqrt(h) = 1e6, assuming Var[F] ~ P^(1/2): the
+same direction, a smaller exponent here, which the CI still holds (docs/article/fc.md,
+docs/REPRODUCTION.md).
 """
 
 from lazyfeat_tf import sweep

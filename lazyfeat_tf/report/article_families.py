@@ -148,6 +148,8 @@ def _variance_fit(sizes, outputs, n_boot):
 
 def _error_vs_p(ax, panel):
     """Test error (%) vs P at up to three alpha*sqrt(h) (`figures.pick_ash`) of the largest common width."""
+    # in order of P: `compared_groups` puts the default P first and sorts the others as text (2000 < 250)
+    panel = sorted(panel, key=lambda m: m.family.config["data.n_train"])
     widths = set.intersection(*(set(m.family.widths) for m in panel))
     if not widths:
         return
@@ -165,7 +167,7 @@ def _error_vs_p(ax, panel):
     ax.set_xscale("log")
     ax.set_xlabel("P (training points)")
     ax.set_ylabel("test error (%)")
-    ax.set_title("test error vs P")
+    ax.set_title("test error vs P", fontsize=9)
     ax.grid(alpha=0.3, lw=0.5)
     ax.legend(fontsize=7)
 
