@@ -37,11 +37,11 @@ Methods (`Method`, selected by `method=`; the default is "auto"):
   every trainable trunk layer is an `NTKDense` or `NTKConv2D`, otherwise "jacobian".
   `resolve_method(model, method)` tells which one is used.
 
-Cost on 2 CPU cores (fully connected, L = 3, d = 784, float32; benchmarks/peers.py, load 3-4):
-n = 1000, h = 512: structured 0.084 s for Theta(x, x) and 0.108 s for Theta(x1, x2) against
-neural-tangents' structured derivatives 0.150 and 0.216 s; its Jacobian contraction takes 22-24 s.
-n = 5000, h = 1024 (benchmarks/kernels.py, before the symmetric blocks): ~1.2 s with a peak of
-~1.7 GiB for the whole process.
+Cost on 2 CPU cores (fully connected, L = 3, d = 784, float32; benchmarks/peers.py on a quiet
+machine): n = 1000, h = 512: structured 0.044 s for Theta(x, x) (eager; XLA, `compiles_with_xla`)
+and 0.074 s for Theta(x1, x2), against neural-tangents' structured derivatives 0.078 and 0.109 s;
+its Jacobian contraction takes 13 s. n = 5000, h = 1024 (benchmarks/kernels.py, before the
+symmetric blocks): ~1.2 s with a peak of ~1.7 GiB for the whole process.
 
 Both methods work eagerly and inside `tf.function` (sample chunking needs a static number of
 samples; with an unknown one the samples form a single chunk), in float32 and float64 (the

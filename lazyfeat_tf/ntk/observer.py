@@ -21,11 +21,13 @@ convergence and reports their test errors (the article's "init. ker." and "final
 The predictors' test errors come from `kernel_times`: their test outputs Theta(test, train) c by a
 backward and a double-backward pass of the network, without the kernel's Gram products.
 
-What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores; CPU seconds): the
-predictors' integrator compiles once with XLA (~0.65 s, in the background from the first record
-on, whatever n) and takes ~5,000 steps of ~0.1 ms in all; the `[n, n]` train kernels and the
-whole-test-set drift ~0.35 s; the probe kernels' tracing ~0.15 s and each record's probe kernels
-and metrics ~4 ms.
+What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores): the predictors'
+integrator compiles once with XLA (~0.45 s, or ~0.15 s from the persistent cache of
+`lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes ~5,000 steps
+of ~0.1 ms in all, in a thread (one core) while the probe kernels, Theta_T and the whole-set drift
+are computed; the `[n, n]` train kernels and the whole-test-set drift ~0.25 s; the probe kernels'
+tracing ~0.25 s and each record's probe kernels and metrics ~4.5 ms. In all 3-9% of the run's wall
+time on a quiet machine (benchmarks/kernel_tracking.py).
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
