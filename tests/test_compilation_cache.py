@@ -23,13 +23,23 @@ def test_environment_names_a_directory_per_tensorflow_version_and_keeps_the_user
     assert compilation_cache.environment(mine) == {}
 
 
-def test_sweep_workers_get_the_cache(monkeypatch, tmp_path):
+def test_an_unwritable_directory_leaves_the_cache_off(tmp_path):
+    """TensorFlow would fail the computation itself when it cannot save a program."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert not compilation_cache.writable(str(blocker / "cache"))
+    assert compilation_cache.environment({compilation_cache.ENV: str(blocker)}) == {}
+    assert compilation_cache.writable(str(tmp_path / "new" / "dir"))
+
+
+def test_a_sweep_task_turns_the_cache_on(monkeypatch, tmp_path):
     monkeypatch.setenv(compilation_cache.ENV, str(tmp_path))
     monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
-    flags = executors.thread_env(1)["TF_XLA_FLAGS"]
-    assert flags == f"{compilation_cache.FLAG}={compilation_cache.directory()}"
-    monkeypatch.setenv(compilation_cache.ENV, "off")
-    assert "TF_XLA_FLAGS" not in executors.thread_env(1)
+    task = {"name": "p", "config": {}, "workdir": str(tmp_path / "run"), "log": str(tmp_path / "logs" / "p.log"),
+            "attempt": 1, "train_fn": "os.path:join"}
+    outcome = executors.run_task(task)
+    assert not outcome["ok"]  # os.path.join({}, str): TypeError, reported, not raised
+    assert os.environ["TF_XLA_FLAGS"] == f"{compilation_cache.FLAG}={compilation_cache.directory()}"
 
 
 def test_an_entry_point_writes_and_a_later_process_reads_the_compiled_program(tmp_path):

@@ -19,6 +19,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import zlib
 
 import numpy as np
@@ -26,7 +27,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from lazyfeat_tf import report, sweep
-from lazyfeat_tf.report import article
+from lazyfeat_tf.report import article, article_common
 from lazyfeat_tf.results import make_results
 from test_report import fake_config, write_run
 
@@ -292,6 +293,19 @@ def test_var_vs_p_errors_in_order_of_p(tmp_path, monkeypatch):
     make_article_report(tmp_path, ["var_vs_p"])
     (curve,) = curves["var_vs_p"]["test error vs P"]
     assert list(curve) == sorted(sizes)
+
+
+def test_compared_families_come_default_first_then_in_order_of_value():
+    """Numbers in numeric order (250 before 2000, not as text), other values after them by text."""
+    def member(**config):
+        return types.SimpleNamespace(family=types.SimpleNamespace(config=config))
+
+    sizes = [member(**{"data.n_train": p}) for p in (2000, 1000, 500, 250)]
+    (panel,), left_out = article_common.compared_groups(sizes, ("data.n_train",))
+    assert [m.family.config["data.n_train"] for m in panel] == [1000, 250, 500, 2000] and not left_out
+    kinds = [member(**{"model.activation": a}) for a in ("relu", "softplus", "abs")]
+    (panel,), _ = article_common.compared_groups(kinds, ("model.activation",))
+    assert [m.family.config["model.activation"] for m in panel] == ["softplus", "abs", "relu"]
 
 
 def test_needs_notes_when_nothing_can_be_drawn(tmp_path, monkeypatch):

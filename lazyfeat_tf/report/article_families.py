@@ -148,7 +148,7 @@ def _variance_fit(sizes, outputs, n_boot):
 
 def _error_vs_p(ax, panel):
     """Test error (%) vs P at up to three alpha*sqrt(h) (`figures.pick_ash`) of the largest common width."""
-    # in order of P: `compared_groups` puts the default P first and sorts the others as text (2000 < 250)
+    # in order of P: `compared_groups` puts the default P (1000) first
     panel = sorted(panel, key=lambda m: m.family.config["data.n_train"])
     widths = set.intersection(*(set(m.family.widths) for m in panel))
     if not widths:

@@ -48,14 +48,11 @@ def cores():
 
 
 def thread_env(threads):
-    """Environment variables of a worker: TensorFlow / OpenMP limited to `threads` threads, and the
-    persistent XLA cache (`lazyfeat_tf.compilation_cache`) of the sweep's process."""
+    """Environment variables that limit TensorFlow / OpenMP to `threads` threads."""
     n = str(int(threads))
-    env = {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n,
-           "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
-           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    xla_flags = {**os.environ, **compilation_cache.environment()}.get("TF_XLA_FLAGS")
-    return {**env, "TF_XLA_FLAGS": xla_flags} if xla_flags else env
+    return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
 
 
 def _exit_with_parent(parent_pid):
@@ -111,6 +108,7 @@ def run_task(task):
     `train_fn` ("module:function" called as fn(config, workdir) -> results dict).
     """
     start = time.time()
+    compilation_cache.enable()  # before the worker's first `import tensorflow` (no effect after it)
     os.makedirs(os.path.dirname(task["log"]), exist_ok=True)
     with open(task["log"], "a", buffering=1) as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
