@@ -26,8 +26,8 @@ integrator compiles once with XLA (~0.45 s, or ~0.15 s from the persistent cache
 `lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes ~5,000 steps
 of ~0.1 ms in all, in a thread (one core) while the probe kernels, Theta_T and the whole-set drift
 are computed; the `[n, n]` train kernels and the whole-test-set drift ~0.25 s; the probe kernels'
-tracing ~0.25 s and each record's probe kernels and metrics ~4.5 ms. In all 3-9% of the run's wall
-time on a quiet machine (benchmarks/kernel_tracking.py).
+tracing ~0.25 s and each record's probe kernels and metrics ~4.5 ms. In all 3-24% of the run's wall
+time over four invocations of benchmarks/kernel_tracking.py on a quiet machine (README).
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
