@@ -186,6 +186,16 @@ class FrozenKernelPredictor:
             few small ops of a step around the `[n, n]` matvec, about 5x faster per step on CPU for
             n = 1000 (one ~0.4 s compile). Under a strategy the variables are mirrored across
             devices, which XLA cannot read, so the loop runs uncompiled.
+
+    `advance_to` and `run_to_convergence` with `wait=False` integrate in a thread and return at once:
+    TensorFlow runs the integrator outside the GIL, so the caller's own TensorFlow work goes on
+    meanwhile; every other method (or `wait()`) waits for it and raises its error.
+
+    Example:
+        >>> predictor = FrozenKernelPredictor(theta, theta_test, y, y_test, alpha=alpha)
+        >>> predictor.run_to_convergence(wait=False)
+        >>> ...  # other work
+        >>> predictor.test_error()   # waits for the integration
     """
 
     def __init__(self, theta_train, test_kernel, y_train, y_test, *, alpha, loss="soft_hinge",
