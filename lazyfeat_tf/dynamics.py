@@ -9,7 +9,10 @@ Gradient flow integrates dw/dt = -grad L(w) (article units, physical time t) wit
    is 1.1 dt; otherwise reject the proposal and divide dt by 10.
 
 The loop stops when every training margin F y reaches 1 (zero hinge loss), on a non-finite loss,
-when dt falls below `min_dt` (stalled), or at a step / time budget. The attempt loop runs inside one
+when it stalls, or at a step / time budget. It stalls when dt falls below `min_dt`, or when
+`STALL_STEPS` accepted steps have left t exactly where it was: on a kink of the loss (ReLU networks
+in the feature regime) the accepted steps can shrink towards a time they never pass (seen: dt ~
+1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget without moving. The attempt loop runs inside one
 `tf.function` (a `tf.while_loop`), so that a step costs little more than its forward and backward
 passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
 
@@ -29,6 +32,10 @@ import tensorflow as tf
 from lazyfeat_tf import losses, models
 
 STATUSES = ("running", "converged", "nan", "stalled", "max_steps", "max_time")
+
+STALL_STEPS = 1000
+"""Accepted steps that leave t unchanged (in the flow's dtype) after which the flow is "stalled"
+(seen by `GradientFlow.state`)."""
 
 
 class NetworkSystem:
@@ -134,7 +141,7 @@ class GradientFlow:
         max_dgrad: bound on ||g - g'||^2 / (||g|| ||g'||) (1e-4).
         tau: momentum time constant in units of t (0 = plain gradient flow).
         dt0: first time step.
-        min_dt: below this dt the run stops as "stalled".
+        min_dt: below this dt the run stops as "stalled" (as after `STALL_STEPS` steps at one t).
         max_steps: budget of accepted steps; max_time: budget of physical time t.
         jit_compile: compile the step loop with XLA. Off by default: on CPUs, whole runs of the demo
             to convergence (Fashion-MNIST, n = 1000, h = 64, alpha*sqrt(h) = 1 and 100) took 1.1-1.9x
@@ -173,6 +180,7 @@ class GradientFlow:
             self.step = tf.Variable(tf.zeros((), tf.int64), name="step")
             self.rejected = tf.Variable(tf.zeros((), tf.int64), name="rejected")
         self.dt0 = dt0
+        self._still_t, self._still_since = None, 0  # see `state`
         self.device_loop = strategy is not None and device_loop
         # How an attempt keeps the accepted state (`_loop`): one tf.cond in TensorFlow's executor on
         # CPUs; a tf.where per tensor under XLA and on GPUs, where a tf.cond would copy its predicate
@@ -197,6 +205,7 @@ class GradientFlow:
         self.dt.assign(tf.constant(self.dt0, self.dt.dtype))
         for v, value in ((self.t, 0.0), (self.t1, -1.0), (self.step, 0), (self.rejected, 0)):
             v.assign(tf.constant(value, v.dtype))
+        self._still_t, self._still_since = None, 0
         self._evaluate_here()
 
     def variables(self):
@@ -363,7 +372,10 @@ class GradientFlow:
         margins = self.outputs.numpy() * self.system.y.numpy()
         loss = float(self.loss.numpy())
         step, t, dt = int(self.step.numpy()), float(self.t.numpy()), float(self.dt.numpy())
-        status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time, stalled=dt < self.min_dt)
+        if t != self._still_t:  # where t last moved: (t, the step count then)
+            self._still_t, self._still_since = t, step
+        stalled = dt < self.min_dt or step - self._still_since >= STALL_STEPS
+        status = stop_status(loss, margins.min(), step, t, self.max_steps, self.max_time, stalled=stalled)
         return FlowState(step, t, dt, int(self.rejected.numpy()), float(self.t1.numpy()), loss,
                          float(margins.min()), status)
 

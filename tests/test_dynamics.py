@@ -322,6 +322,51 @@ def test_stalled_when_dt_falls_below_min_dt():
     assert state.rejected == 2 and state.step == 0 and state.dt < 0.05
 
 
+class _KinkSystem:
+    """L(w) = |w| / alpha^2 for one parameter: its gradient flips at w = 0, so the flow's accepted
+    steps shrink geometrically and t converges to w0 without passing it (a Zeno stall, as ReLU
+    networks show in the feature regime); the margin stays below 1."""
+
+    def __init__(self, w0=1.0):
+        self.dtype, self.alpha = tf.float64, 1.0
+        self.y = tf.constant([1.0], tf.float64)
+        self.params = [tf.Variable(tf.constant([w0], tf.float64))]
+
+    def evaluate(self, params):
+        w = params[0]
+        return -tf.abs(w), tf.reduce_sum(tf.abs(w)), [tf.sign(w)]
+
+
+def test_stalled_when_steps_no_longer_move_t(monkeypatch):
+    """dt far above min_dt, yet STALL_STEPS accepted steps at one t: "stalled" long before the step
+    budget, at t ~ w0 (the kink), and it stays so; a restart starts afresh. (Here w keeps halving
+    about every 4 steps once t is still: 100 steps, not the default 1000, come before w underflows.)"""
+    monkeypatch.setattr(dynamics, "STALL_STEPS", 100)
+    flow = dynamics.GradientFlow(_KinkSystem(), dt0=0.25, min_dt=1e-300, max_steps=10**6)
+    state = flow.state()
+    while state.status == "running":
+        state = flow.advance(10**6, max_attempts=500)
+    assert state.status == "stalled" and state.dt > 1e-300
+    assert state.t == pytest.approx(1.0, rel=1e-12) and state.step < 1000
+    assert flow.state().status == "stalled"
+    flow.restart()
+    assert flow.state().status == "running"
+
+
+def test_steps_that_move_t_do_not_stall(monkeypatch):
+    """Many accepted steps between two looks are not a stall when t moved; one fewer than
+    STALL_STEPS at one t is not either."""
+    monkeypatch.setattr(dynamics, "STALL_STEPS", 5)
+    _, system = make_system()
+    flow = dynamics.GradientFlow(system)
+    assert flow.advance(20).status == "running"
+    t = flow.t.numpy()
+    flow.step.assign_add(4)  # as if 4 accepted steps had left t where it was
+    assert flow.state().status == "running"
+    flow.step.assign_add(1)
+    assert flow.state().status == "stalled" and flow.t.numpy() == t
+
+
 # ----------------------------------------------------------------------------------------------
 # float64, momentum, t1, record grid
 
