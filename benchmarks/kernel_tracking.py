@@ -5,14 +5,14 @@
 Trains configs/demo.py (real Fashion-MNIST parity, n_train = 1000, h = 64, L = 3) at
 alpha*sqrt(h) = 0.01, 100 and 1000, with kernel tracking off and on (default settings), each in
 its own process (the best of --repeats runs, off and on alternating), and prints a table: wall
-time (everything after data loading, from results.json),
-the overhead of tracking (target: at most 10%; "cold": the first tracked run of a case, which
-compiles the predictors' XLA programs, the later ones load them from the persistent cache of
-`lazyfeat_tf.compilation_cache`, here a fresh one per invocation), the overhead in CPU time (user + system of the
-whole process, best of the runs: less sensitive to the load of a shared machine than wall time),
-the final test-probe drift ||Theta_T - Theta_0|| / ||Theta_0||, and how the lazy drift scales from
-100 to 1000 (expected about 1/(alpha sqrt h), i.e. a ratio near 10). The load averages before and
-after are printed: on a loaded machine, compare best-of-several ratios, not single runs.
+time (everything after data loading, from results.json), the overhead of tracking (target: at
+most 10%; "cold": the first tracked run of a case, which compiles the predictors' XLA programs,
+the later ones load them from the persistent cache of `lazyfeat_tf.compilation_cache`, here a
+fresh one per invocation), the overhead in CPU time (user + system of the whole process, best of
+the runs: less sensitive to the load of a shared machine than wall time), the final test-probe
+drift ||Theta_T - Theta_0|| / ||Theta_0||, and how the lazy drift scales from 100 to 1000
+(expected about 1/(alpha sqrt h), i.e. a ratio near 10). The load averages before and after are
+printed: on a loaded machine, compare best-of-several ratios, not single runs.
 """
 
 import argparse
@@ -66,16 +66,16 @@ def main():
             overhead = best[True]["wall_time"] / best[False]["wall_time"] - 1
             cpu = {track: min(r["cpu_time"] for r in rs) for track, rs in results.items()}
             cold = results[True][0]["wall_time"] / best[False]["wall_time"] - 1
-            rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold, cpu[True] / cpu[False] - 1,
-                         best[True]["kernel_drift_test"], best[True]["test_error"],
+            rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold,
+                         cpu[True] / cpu[False] - 1, best[True]["kernel_drift_test"], best[True]["test_error"],
                          best[True]["init_kernel_test_error"], best[True]["final_kernel_test_error"]))
     print(f"load average after: {load()}")
-    print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>13} {'cold':>5} {'cpu':>5} {'drift test':>11} "
-          f"{'test err':>9} {'init ker':>9} {'final ker':>9}")
+    print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>13} {'cold':>5} {'cpu':>5} "
+          f"{'drift test':>11} {'test err':>9} {'init ker':>9} {'final ker':>9}")
     for value, off, on, overhead, cold, cpu_overhead, drift, err, init_err, final_err in rows:
         flag = "ok" if overhead <= TARGET else "OVER"
-        print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>4} {cold:>5.0%} {cpu_overhead:>5.0%} {drift:>11.3e} "
-              f"{err:>9.4f} {init_err:>9.4f} {final_err:>9.4f}")
+        print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>4} {cold:>5.0%} {cpu_overhead:>5.0%} "
+              f"{drift:>11.3e} {err:>9.4f} {init_err:>9.4f} {final_err:>9.4f}")
     print(f"target: wall-time overhead at most {TARGET:.0%} in every case")
     drift = {value: row[6] for value, row in zip(VALUES, rows)}
     print(f"drift(0.01) / drift(100) = {drift[0.01] / drift[100.0]:.3g} (feature >> lazy expected)")

@@ -9,16 +9,19 @@ Measured here (n = 1000 predictor integrator, 2 cores): 0.43 s to compile, 0.15 
 
 The cache is a directory per TensorFlow version (executables of another version are never read):
 `$LAZYFEAT_XLA_CACHE/tf-<version>`, by default `~/.cache/lazyfeat_tf/xla/tf-<version>`;
-`LAZYFEAT_XLA_CACHE=off` turns it off; it stays off where the directory cannot be written. A few hundred KB per compiled program; delete the directory
-to reclaim it. TensorFlow reads `TF_XLA_FLAGS` when it is imported: the entry points (`launch.*`) and the sweep's
-tasks (local processes or Ray workers, each on its own machine) call `enable()` before importing it;
-a notebook may call it before its first `import tensorflow`. TensorFlow writes a program to a
-temporary file and renames it, so concurrent runs never read a partial one. This module does not import TensorFlow.
+`LAZYFEAT_XLA_CACHE=off` turns it off; it stays off where the directory cannot be written. A few
+hundred KB per compiled program; delete the directory to reclaim it. TensorFlow reads
+`TF_XLA_FLAGS` when it is imported: the entry points (`launch.*`) and the sweep's tasks (local
+processes or Ray workers, each on its own machine) call `enable()` before importing it; a notebook
+may call it before its first `import tensorflow`. TensorFlow writes a program to a temporary file
+and renames it, so concurrent runs never read a partial one. This module does not import
+TensorFlow.
 """
 
 import importlib.metadata
 import os
-import tempfile
+
+from lazyfeat_tf import rundir
 
 ENV = "LAZYFEAT_XLA_CACHE"
 """Environment variable: the cache's parent directory, or "off"."""
@@ -49,25 +52,26 @@ def directory(environ=None):
 
 
 def writable(path):
-    """Whether the directory `path` can be created and written to. TensorFlow fails the XLA
-    computation itself when it cannot save a compiled program, so an unwritable cache (a read-only
-    home, a quota) must stay off."""
+    """Whether the directory `path` can be created or written (`rundir.check_writable`). TensorFlow
+    fails the XLA computation itself when it cannot save a compiled program, so an unwritable cache
+    (a read-only home, a file in the way) must stay off."""
     try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            return True
-    except OSError:
+        rundir.check_writable(path, flag=ENV)
+    except rundir.WorkdirError:
         return False
+    return True
 
 
 def environment(environ=None):
     """{"TF_XLA_FLAGS": ...} that turns the cache on, to set before TensorFlow is imported: the
-    existing flags plus the cache directory (created); {} when the cache is off, the directory
+    existing flags plus the cache directory (TensorFlow creates it); {} when the cache is off, the directory
     cannot be written, or the flags already name a cache directory (the user's choice is kept)."""
     environ = os.environ if environ is None else environ
     flags = environ.get("TF_XLA_FLAGS", "")
+    if FLAG in flags:
+        return {}
     path = directory(environ)
-    if path is None or FLAG in flags or not writable(path):
+    if path is None or not writable(path):
         return {}
     return {"TF_XLA_FLAGS": f"{flags} {FLAG}={path}".strip()}
 

@@ -12,9 +12,9 @@ The loop stops when every training margin F y reaches 1 (zero hinge loss), on a 
 when it stalls, or at a step / time budget. It stalls when dt falls below `min_dt`, or when
 `STALL_STEPS` accepted steps have left t exactly where it was: on a kink of the loss (ReLU networks
 in the feature regime) the accepted steps can shrink towards a time they never pass (seen: dt ~
-1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget without moving. The attempt loop runs inside one
-`tf.function` (a `tf.while_loop`), so that a step costs little more than its forward and backward
-passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
+1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget without moving.
+The attempt loop runs inside one `tf.function` (a `tf.while_loop`), so that a step costs little
+more than its forward and backward passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
 
 Both integrators work on a `System`: parameters plus `evaluate(params) -> (F [n], L, grads)`. The
 network is one system (`NetworkSystem`); the frozen-kernel linear model is another; the network

@@ -210,9 +210,7 @@ class FrozenKernelPredictor:
         self._background = None  # (thread, {"error": exception}) of the work started with wait=False
 
     def _start(self, fn, *args):
-        """Run fn(*args) in a thread (after the previous one). TensorFlow runs the integrator's
-        graph outside the GIL, so the caller's own TensorFlow work (the network's probe kernels,
-        Theta_T) proceeds meanwhile on the other cores; every method below waits for it first."""
+        """Run fn(*args) in a thread, after the previous one (see the class docstring)."""
         self.wait()
         outcome = {}
 

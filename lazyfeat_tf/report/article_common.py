@@ -60,6 +60,13 @@ def _show(config, keys):
     return ", ".join(f"{k}={config.get(k)}" for k in keys)
 
 
+def _value_order(member, keys):
+    """Sort key of a family by its values of `keys`: numbers by value (250 before 2000), then
+    anything else by its JSON text."""
+    return [(0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, json.dumps(v))
+            for v in (member.family.config.get(k) for k in keys)]
+
+
 def compared_groups(members, keys, strict=False):
     """The families compared along the config `keys` (e.g. ("model.depth",)), in panels.
 
@@ -85,11 +92,7 @@ def compared_groups(members, keys, strict=False):
     if not panels and not strict and len({value(m) for m in members}) >= 2:
         panels = [list(members)]
     in_panels = {id(m) for g in panels for m in g}
-    def order(m):  # numbers by value (250 before 2000), then anything else by its JSON text
-        return [(0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, json.dumps(v))
-                for v in (m.family.config.get(k) for k in keys)]
-
-    panels = [sorted(g, key=lambda m: (value(m) != default, order(m))) for g in panels]
+    panels = [sorted(g, key=lambda m: (value(m) != default, _value_order(m, keys))) for g in panels]
     return panels, [m for m in members if id(m) not in in_panels]
 
 
