@@ -10,11 +10,14 @@ Run from the repository root (on demand only: never in CI or in the tests):
                                                   # kernels (n = 200, h = 128); ~4 minutes
     python benchmarks/peers.py --cases=flow-float32-h64,ntk-float32
     python benchmarks/peers.py --threads=1 --cache=/tmp/peers
+    python benchmarks/peers.py --cases=flow --pairs=5
 
 Each peer lives in its own virtualenv under `--cache` (default $LAZYFEAT_PEERS_CACHE, else
 ~/.cache/lazyfeat_tf/peers), created with `python -m venv` and `pip install` the first time a case
 needs it (`PEERS` below lists the pins). The lazyfeat_tf side runs with the current interpreter.
-Every case runs each side in its own subprocess, back to back; a child prints one JSON line.
+Every case runs each side in its own subprocess, back to back; a child prints one JSON line. A flow
+case alternates `--pairs` children of each side (default 3) and keeps each side's best: on this
+kind of machine two children of the same side differ by 10-40%, the rounds within a child much less.
 Every child is pinned to the same `--threads` cores (CPU affinity) and told to use that many threads
 (TF intra-op threads, torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the
 faster OpenMP wait policy of a 10-proposal probe (default or PASSIVE; both are printed): with the
@@ -553,6 +556,11 @@ def gflops(count, seconds):
     return count / seconds / 1e9
 
 
+def rate(result):
+    """A flow child's proposals per second (the key of its best child)."""
+    return result["rate"]
+
+
 def flow_row(case, ours, peer, h):
     """One table row of a flow case (rates in proposals per second)."""
     work = flops(proposal_products(N_POINTS, DIM, h, DEPTH))
@@ -596,21 +604,27 @@ class Run:
         return result
 
     def flow_case(self, case):
-        """lazyfeat_tf, then PyTorch under the faster OpenMP wait policy of a short probe: the
-        default spins, and collapses (up to 10x slower) when other processes keep the cores busy;
-        PASSIVE sleeps, slightly slower on idle cores."""
+        """lazyfeat_tf and PyTorch alternately, `--pairs` times each (the best child of each side:
+        the machine's state drifts between children more than within one), PyTorch under the faster
+        OpenMP wait policy of a short probe: the default spins, and collapses (up to 10x slower) when
+        other processes keep the cores busy; PASSIVE sleeps, slightly slower on idle cores."""
         dtype, h = FLOW_CASES[case]
         fields = dict(dtype=dtype, h=h, proposals=30 if self.quick else 100, repeats=2 if self.quick else 5)
-        ours = self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields))
+        ours = [self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields))]  # writes the problem
         python = venv_python(self.cache, "torch")
         probe = self.spec("torch-flow", case, **dict(fields, proposals=PROBE_PROPOSALS, repeats=1), floor_passes=1)
         probes = {policy: self.child(python, probe, policy)["rate"] for policy in OMP_WAIT_POLICIES}
         policy = max(probes, key=probes.get)
-        peer = self.child(python, self.spec("torch-flow", case, **fields), policy)
-        self.rows.append(flow_row(case, ours, peer, h))
+        peer = [self.child(python, self.spec("torch-flow", case, **fields), policy)]
+        for _ in range(self.args.pairs - 1):
+            ours.append(self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields)))
+            peer.append(self.child(python, self.spec("torch-flow", case, **fields), policy))
+        self.rows.append(flow_row(case, max(ours, key=rate), max(peer, key=rate), h))
         self.notes.append(f"{case}: PyTorch with OMP_WAIT_POLICY {policy or 'default'} (probe of "
                           f"{PROBE_PROPOSALS} proposals: " + ", ".join(
-                              f"{p or 'default'} {rate:.1f}/s" for p, rate in probes.items()) + ")")
+                              f"{p or 'default'} {rate:.1f}/s" for p, rate in probes.items()) + "); "
+                          "rates of the pairs (lazyfeat_tf / PyTorch): " + ", ".join(
+                              f"{a['rate']:.1f} / {b['rate']:.1f}" for a, b in zip(ours, peer)))
 
     def kernel_case(self, case):
         dtype = KERNEL_CASES[case]
@@ -645,6 +659,8 @@ def parse_args(argv):
                         help=f"folder of the peers' virtualenvs (${CACHE_ENV}, default {DEFAULT_CACHE})")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="cores and threads of every side (default: all the CPUs this process may use)")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="flow cases: children of each side, alternated (default 3, 1 with --quick)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -656,6 +672,10 @@ def fail(message):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.pairs is None:
+        args.pairs = 1 if args.quick else 3
+    if args.pairs < 1:
+        fail(f"--pairs must be >= 1, received --pairs={args.pairs}; e.g. --pairs=3")
     if args.child:
         child_main(json.loads(args.child))
         return
