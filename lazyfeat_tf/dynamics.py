@@ -7,12 +7,27 @@ Gradient flow integrates dw/dt = -grad L(w) (article units, physical time t) wit
 3. accept if dout = max_mu |F'_mu - F_mu| < max_dout and
    dgrad = ||g - g'||^2 / (||g|| ||g'||) < max_dgrad; if both are under half their bound, the next dt
    is 1.1 dt; otherwise reject the proposal and divide dt by 10.
+4. with `cross_kinks` (networks with kinks: ReLU), jumps of the gradient are told apart from its
+   smooth change and do not shrink dt. Where a ReLU unit switches on or off for a training point,
+   the gradient jumps: dgrad does not shrink with dt, whereas a smooth change gives dgrad ~ dt^2. So
+   after an attempt rejected by the dgrad bound alone (dgrad D at 10 dt), the attempt at dt tells
+   which it was: dgrad >= D / 10 (the jump lies within dt too) or <= D / 1000 (it lies between dt and
+   10 dt) mark D as a jump. Then J = max(J, D), the next dt is 10 dt again, and from then on a
+   proposal that fails the dgrad bound is accepted as a *kink crossing* when dgrad < max_dgrad + J,
+   dout is within its bound and the loss did not increase; dt grows when dgrad - J is under half
+   max_dgrad. J decays by 1% at every accepted step that crosses no kink, and starts at 0 at every
+   `advance` call. Without the rule the flow approaches a kink in steps that shrink geometrically
+   and never reaches it, or slides along it with shrinking steps (seen in the feature regime of
+   FC-ReLU: one first-layer unit whose switch changes the gradient by dgrad = 1.08e-4 for every dt
+   from 1e-16 to 1e-8, against max_dgrad = 1e-4; later, jumps up to dgrad ~ 1e-2 as the few
+   points left unfitted carry the gradient).
 
 The loop stops when every training margin F y reaches 1 (zero hinge loss), on a non-finite loss,
 when it stalls, or at a step / time budget. It stalls when dt falls below `min_dt`, or when
 `STALL_STEPS` accepted steps have left t exactly where it was: on a kink of the loss (ReLU networks
-in the feature regime) the accepted steps can shrink towards a time they never pass (seen: dt ~
-1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget without moving.
+in the feature regime, without `cross_kinks`) the accepted steps shrink towards a time they never
+pass (seen: dt ~ 1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget
+without moving.
 The attempt loop runs inside one `tf.function` (a `tf.while_loop`), so that a step costs little
 more than its forward and backward passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
 
@@ -142,6 +157,9 @@ class GradientFlow:
         tau: momentum time constant in units of t (0 = plain gradient flow).
         dt0: first time step.
         min_dt: below this dt the run stops as "stalled" (as after `STALL_STEPS` steps at one t).
+        cross_kinks: tell jumps of the gradient from its smooth change (rule 4 of the module
+            docstring). Off by default (runs made before it compute what they computed); on for
+            ReLU networks, whose feature regime stalls without it.
         max_steps: budget of accepted steps; max_time: budget of physical time t.
         jit_compile: compile the step loop with XLA. Off by default: on CPUs, whole runs of the demo
             to convergence (Fashion-MNIST, n = 1000, h = 64, alpha*sqrt(h) = 1 and 100) took 1.1-1.9x
@@ -161,9 +179,10 @@ class GradientFlow:
     """
 
     def __init__(self, system, *, max_dout=0.1, max_dgrad=1e-4, tau=0.0, dt0=1.0, min_dt=1e-30,
-                 max_steps=10**6, max_time=math.inf, jit_compile=False, device_loop=True):
+                 max_steps=10**6, max_time=math.inf, jit_compile=False, device_loop=True, cross_kinks=False):
         self.system = system
         self.max_dout, self.max_dgrad, self.tau, self.min_dt = max_dout, max_dgrad, tau, min_dt
+        self.cross_kinks = bool(cross_kinks)
         self.max_steps, self.max_time = int(max_steps), float(max_time)
         dtype = system.dtype
         # A sharded system (lazyfeat_tf.accelerators) has a strategy: the state lives under its scope.
@@ -248,7 +267,9 @@ class GradientFlow:
     def _loop(self, state, y, cross_replica, target_step, max_attempts, max_time):
         """The attempt loop (a `tf.while_loop`) from `state`, on the points of `y`.
 
-        state: (params, v, g, ||g||^2, F, L, min_mu F y, dt, t, t1, step, rejected, attempts).
+        state: (params, v, g, ||g||^2, F, L, min_mu F y, dt, t, t1, step, rejected, attempts, failed,
+        jump): failed is the dgrad of the previous attempt if the dgrad bound alone rejected it, else
+        0, and jump the J of rule 4 of the module docstring (both stay 0 without `cross_kinks`).
         cross_replica(sums, maxima) -> the same lists summed and maximized over the replicas (the
         identity where F, L and the gradient cover every point).
 
@@ -262,18 +283,25 @@ class GradientFlow:
         alpha2 = tf.constant(self.system.alpha**2, dtype)
         half = tf.constant(0.5, dtype)
 
-        def running(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+        def running(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts, failed, jump):
             return ((step < target_step) & (attempts < max_attempts) & (t < max_time) & (margin < 1.0)
                     & tf.math.is_finite(loss) & (dt >= self.min_dt))
 
-        def body(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts):
+        def body(params, v, g, g2, outputs, loss, margin, dt, t, t1, step, rejected, attempts, failed, jump):
             step_dt, clipped, v_new, p_new, out_new, loss_new, g_new, dout, neg_margin = self._propose(
                 params, v, g, outputs, y, dt, t, max_time)
             (loss_new, *g_new), (dout, neg_margin) = cross_replica([loss_new] + list(g_new), [dout, neg_margin])
             g2_new = _norm2(g_new)
             dgrad = _norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(g2 * g2_new)
-            accept = (dout < self.max_dout) & (dgrad < self.max_dgrad) & tf.math.is_finite(loss_new)
-            grow = accept & (dout < half * self.max_dout) & (dgrad < half * self.max_dgrad)
+            small_dout, small_dgrad = dout < self.max_dout, dgrad < self.max_dgrad
+            if self.cross_kinks:  # rule 4 of the module docstring
+                jumped = (failed > 0) & ((10.0 * dgrad >= failed) | (1000.0 * dgrad <= failed))
+                jump = tf.where(jumped, tf.maximum(jump, failed), jump)
+                kink = small_dout & ~small_dgrad & (dgrad < self.max_dgrad + jump) & (loss_new <= loss)
+            else:
+                jumped = kink = tf.constant(False)
+            accept = small_dout & (small_dgrad | kink) & tf.math.is_finite(loss_new)
+            grow = accept & (dout < half * self.max_dout) & (dgrad - jump < half * self.max_dgrad)
             t_new = tf.where(clipped, max_time, t + step_dt)
             reached_t1 = accept & (t1 < 0) & (alpha2 * loss_new < half)
 
@@ -291,12 +319,14 @@ class GradientFlow:
             params, v, g, g2, outputs, loss, margin, t_next = picked
             return (
                 params, v, g, g2, outputs, loss, margin,
-                tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0)),
+                tf.where(accept & jumped, dt * 10.0, tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0))),
                 t_next,
                 tf.where(reached_t1, t_new, t1),
                 step + tf.cast(accept, tf.int64),
                 rejected + tf.cast(~accept, tf.int64),
                 attempts + 1,
+                tf.where(accept | ~small_dout, tf.zeros_like(dgrad), dgrad),
+                tf.where(accept & small_dgrad, 0.99 * jump, jump),
             )
 
         return tf.while_loop(running, body, state)
@@ -318,6 +348,8 @@ class GradientFlow:
             tf.convert_to_tensor(self.step),
             tf.convert_to_tensor(self.rejected),
             tf.constant(0, tf.int64),
+            tf.zeros((), self.system.dtype),
+            tf.zeros((), self.system.dtype),
         )
 
     def _store(self, params, v, g, outputs, loss, dt, t, t1, step, rejected):
@@ -336,7 +368,7 @@ class GradientFlow:
         launches the replicas of a sharded system) once per attempt."""
         state = self._loop(self._initial_state(), self.system.y, lambda sums, maxima: (sums, maxima),
                            target_step, max_attempts, max_time)
-        params, v, g, _, outputs, loss, _, dt, t, t1, step, rejected, _ = state
+        params, v, g, _, outputs, loss, _, dt, t, t1, step, rejected, *_ = state
         self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 
     def _advance_on_replicas(self, target_step, max_attempts, max_time):
@@ -352,7 +384,7 @@ class GradientFlow:
 
         state = system.strategy.run(replica_loop, args=(params, v, g, g2, loss, margin, scalars))
         first = [system.strategy.experimental_local_results(x)[0] for x in tf.nest.flatten(state)]
-        params, v, g, _, _, loss, _, dt, t, t1, step, rejected, _ = tf.nest.pack_sequence_as(state, first)
+        params, v, g, _, _, loss, _, dt, t, t1, step, rejected, *_ = tf.nest.pack_sequence_as(state, first)
         outputs = system.gather(state[4])
         self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 

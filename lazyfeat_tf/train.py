@@ -29,7 +29,7 @@ def make_trainer(d, system, seed, alpha_sqrt_h):
     budgets = dict(max_steps=d.max_steps, max_time=d.max_time, jit_compile=d.jit_compile)
     if d.kind == "gradient_flow":
         return dynamics.GradientFlow(system, max_dout=d.max_dout, max_dgrad=d.max_dgrad, tau=d.tau,
-                                     dt0=d.dt0, **budgets)
+                                     dt0=d.dt0, cross_kinks=d.cross_kinks, **budgets)
     return stochastic.MinibatchTrainer(system, kind=d.kind, learning_rate=d.learning_rate,
                                        momentum=d.momentum, batch_size=d.batch_size,
                                        crossover=d.step_crossover, alpha_sqrt_h=alpha_sqrt_h, seed=seed,

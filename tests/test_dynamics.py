@@ -353,6 +353,70 @@ def test_stalled_when_steps_no_longer_move_t(monkeypatch):
     assert flow.state().status == "running"
 
 
+class _ReluStepSystem:
+    """One parameter w, one point (y = 1): F = w + 2 relu(w - 1/2), L = -F. The gradient jumps from
+    -1 to -3 at w = 1/2 (dgrad = 4/3); from w0 = 0 the flow reaches F = 1 at w = 2/3, t = 1/2 + 1/18."""
+
+    def __init__(self):
+        self.dtype, self.alpha = tf.float64, 1.0
+        self.y = tf.constant([1.0], tf.float64)
+        self.params = [tf.Variable(tf.zeros([1], tf.float64))]
+
+    def evaluate(self, params):
+        w = params[0]
+        outputs = w + 2.0 * tf.nn.relu(w - 0.5)
+        slope = 1.0 + 2.0 * tf.cast(w > 0.5, tf.float64)
+        return outputs, -tf.reduce_sum(outputs), [-slope]
+
+
+class _SlidingSystem:
+    """Two parameters (u, w), one point (y = 1): F = w, L = |u| - 10 w, from u0 = 0.05, w0 = 0. The
+    flow brings u to 0 at t = 0.05, then slides along the kink u = 0 (Filippov: u stays 0) while w
+    keeps growing at rate 10: F = 1 at t = 0.1 exactly. Every step across u = 0 changes the gradient
+    by dgrad = 4 / 101."""
+
+    def __init__(self):
+        self.dtype, self.alpha = tf.float64, 1.0
+        self.y = tf.constant([1.0], tf.float64)
+        self.params = [tf.Variable(tf.constant([0.05], tf.float64)), tf.Variable(tf.zeros([1], tf.float64))]
+
+    def evaluate(self, params):
+        u, w = params
+        return w, tf.reduce_sum(tf.abs(u) - 10.0 * w), [tf.sign(u), -10.0 * tf.ones_like(w)]
+
+
+def _run_until_stop(flow):
+    state = flow.state()
+    while state.status == "running":
+        state = flow.advance(10**6, max_attempts=500)
+    return state
+
+
+@pytest.mark.parametrize("system_class, t_end", [(_ReluStepSystem, 0.5 + 1 / 18), (_SlidingSystem, 0.1)])
+def test_cross_kinks_passes_a_kink_where_the_plain_rule_stalls(monkeypatch, system_class, t_end):
+    """Without cross_kinks the flow stalls at the kink (t = 1/2, t = 0.05); with it, it crosses (or
+    slides along) the kink and converges at the exact time to within its last step."""
+    monkeypatch.setattr(dynamics, "STALL_STEPS", 100)
+    options = dict(dt0=1e-3, max_dout=1e-3, min_dt=1e-300, max_steps=10**5)
+    plain = _run_until_stop(dynamics.GradientFlow(system_class(), **options))
+    assert plain.status == "stalled" and plain.t < t_end - 0.04
+    flow = dynamics.GradientFlow(system_class(), cross_kinks=True, **options)
+    state = _run_until_stop(flow)
+    assert state.status == "converged"
+    assert t_end <= state.t <= t_end + 1.1e-3 and state.step < 5000
+    if system_class is _SlidingSystem:
+        assert abs(float(flow.system.params[0].numpy()[0])) < 1e-3  # u stayed on the kink
+
+
+def test_cross_kinks_keeps_the_trajectory_of_a_smooth_system():
+    """On a network without kinks (Softplus) the rule never fires: the same trajectory, bit for bit."""
+    _, system_a = make_system("float64")
+    _, system_b = make_system("float64")
+    plain = dynamics.GradientFlow(system_a).advance(60)
+    kinks = dynamics.GradientFlow(system_b, cross_kinks=True).advance(60)
+    assert (plain.step, plain.rejected, plain.t, plain.loss) == (kinks.step, kinks.rejected, kinks.t, kinks.loss)
+
+
 def test_steps_that_move_t_do_not_stall(monkeypatch):
     """Many accepted steps between two looks are not a stall when t moved; one fewer than
     STALL_STEPS at one t is not either."""

@@ -44,6 +44,7 @@ def get_config(scale="reduced"):
     config.data.n_train, config.data.n_test = pick(scale, reduced=(1000, 1000), article=(5000, 50_000))
     config.dtype = "float64"
     config.dynamics.max_steps = pick(scale, reduced=100_000, article=1_000_000)
+    config.dynamics.cross_kinks = True  # without it the feature regime stalls at ReLU kinks
     config.dynamics.num_records = 80
     config.kernels.predictors = False
     return config

@@ -174,9 +174,14 @@ class DynamicsSpec:
     # compile the step loop with XLA; off: on CPUs whole runs took 1.1-1.9x longer with it, compilation
     # included (python benchmarks/train_step.py --whole-runs)
     jit_compile: bool = False
+    # gradient flow: tell jumps of the gradient (a ReLU unit switching for a training point) from its
+    # smooth change, so that the flow crosses kinks instead of stalling on them (lazyfeat_tf.dynamics,
+    # rule 4); for ReLU networks
+    cross_kinks: bool = False
 
     def __post_init__(self):
         _one_of("dynamics.kind", self.kind, choices.DYNAMICS)
+        _boolean("dynamics.cross_kinks", self.cross_kinks)
         for key in ("max_dout", "max_dgrad", "dt0", "learning_rate", "max_time"):
             check_positive(f"dynamics.{key}", getattr(self, key))
         for key in ("tau", "max_wall_time", "step_crossover"):
