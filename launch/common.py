@@ -26,11 +26,11 @@ TENSORFLOW_STARTUP_LINE = re.compile(
 says (TF 2.21: oneDNN, CUDA and CPU-feature notices)."""
 
 
-def run_or_exit(fn, *args):
-    """Call `fn(*args)`; a user error (bad config, data or workdir) becomes one line on stderr and
-    exit 2, Ctrl-C one line and exit 130 (runs resume from their last checkpoint)."""
+def run_or_exit(fn, *args, **kwargs):
+    """Call `fn(*args, **kwargs)`; a user error (bad config, data or workdir) becomes one line on stderr
+    and exit 2, Ctrl-C one line and exit 130 (runs resume from their last checkpoint)."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except UserError as error:
         fail(error)
     except KeyboardInterrupt:

@@ -65,6 +65,10 @@ class Field:
         return _KINDS[self.check] + (" or null" if self.nullable else "")
 
 
+CONVERGED = "converged"
+"""The status of a run whose every training margin reached 1 (the article's protocol); any other status
+says why a run stopped before that: a budget ran out, the flow stalled, or the network diverged."""
+
 DIVERGED = "nan"
 """The status of a run whose network stopped being finite."""
 

@@ -108,6 +108,19 @@ def corrupt(root):
             f.write(content)
 
 
+def stop_early(root, name, status, **fields):
+    """Rewrite the results.json of the run `root/runs/name` as that of a run that stopped with `status`
+    before every training margin reached 1 (its other fields as fabricated, but for `fields`); returns
+    the run directory."""
+    path = os.path.join(root, "runs", name, "results.json")
+    with open(path) as f:
+        results = json.load(f)
+    results.update(status=status, converged=False, **fields)
+    with open(path, "w") as f:
+        json.dump(make_results(**results), f)
+    return os.path.dirname(path)
+
+
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory):
     root = fabricate(tmp_path_factory.mktemp("sweep"))
@@ -293,20 +306,16 @@ def test_a_diverged_run_is_listed_and_kept_out_of_means_and_fits(tmp_path, monke
     small = dict(widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
     root = fabricate(tmp_path / "a", **small)
     clean = report.make_report(root, n_boot=200)
-    path = os.path.join(root, "runs", "width=16,alpha_sqrt_h=0.01,seed=0", "results.json")
-    with open(path) as f:
-        results = json.load(f)
-    results.update(status="nan", converged=False, train_error=None, test_error=None, train_loss=None,
-                   test_loss=None, relative_weight_change=None, kernel_drift_test=None, kernel_drift_train=None)
-    with open(path, "w") as f:
-        json.dump(make_results(**results), f)
+    run = stop_early(root, "width=16,alpha_sqrt_h=0.01,seed=0", "nan", train_error=None, test_error=None,
+                     train_loss=None, test_loss=None, relative_weight_change=None, kernel_drift_test=None,
+                     kernel_drift_train=None)
     result = report.make_report(root, n_boot=200)
     assert len(result["rows"]) == 8 and sum(len(f["ensemble"]) for f in result["families"]) > 0
     with open(os.path.join(root, "report", "summary.md")) as f:
         summary = f.read()
     assert "1 runs diverged (status nan: no error rate; left out of the means, figures and fits):" in summary
     assert "- `runs/width=16,alpha_sqrt_h=0.01,seed=0`" in summary
-    assert f"diverged (left out of means and fits): {os.path.dirname(path)}" in report.describe(result)
+    assert f"diverged (left out of means and fits): {run}" in report.describe(result)
     with open(os.path.join(root, "report", "runs.csv")) as f:
         row = next(r for r in csv.DictReader(f) if r["run"].endswith("alpha_sqrt_h=0.01,seed=0") and r["width"] == "16")
     assert row["status"] == "nan" and row["test_error"] == ""
@@ -314,6 +323,84 @@ def test_a_diverged_run_is_listed_and_kept_out_of_means_and_fits(tmp_path, monke
     (family,) = result["families"]
     (clean_family,) = clean["families"]
     assert family["ensemble"] != clean_family["ensemble"]
+
+
+UNCONVERGED = {"max_steps": {"steps": 100_000, "train_error": 0.1, "test_error": 0.237},
+               "stalled": {"steps": 4321, "train_error": 0.05, "test_error": 0.3}}
+"""How the unconverged runs of the tests below stopped (a net that never trained has a high test error)."""
+
+
+def test_unconverged_runs_are_listed_and_kept_out_of_means_and_fits_unless_asked(tmp_path, monkeypatch):
+    """Runs that stopped at their step budget or stalled are not the article's protocol: out of the
+    means, figures and fits as the diverged ones (their numbers would move them), listed in summary.md
+    with where they stopped and by `describe`, still in runs.csv; `include_unconverged` brings them
+    back, the diverged run stays out."""
+    monkeypatch.setattr(report.figures, "FIGURE_FORMATS", ("png",))
+    root = fabricate(tmp_path, widths=(16, 32), ash_values=(0.001, 0.01, 0.1, 100.0), seeds=(0, 1, 2, 3))
+    clean = report.make_report(root, n_boot=200)
+    outlier = {"kernel_drift_train": 1e8, "kernel_drift_test": 1e8}  # would bend the feature fit
+    stopped = {status: stop_early(root, f"width=16,alpha_sqrt_h=0.001,seed={seed}", status, **fields, **outlier)
+               for seed, (status, fields) in zip((2, 3), UNCONVERGED.items())}
+    diverged = stop_early(root, "width=32,alpha_sqrt_h=0.1,seed=0", "nan", test_error=None, train_error=None,
+                          kernel_drift_test=None, kernel_drift_train=None)
+    result = report.make_report(root, n_boot=200)
+    (family,), (clean_family,) = result["families"], clean["families"]
+    assert family["ensemble"][(16, 0.001)]["n"] == 2 and clean_family["ensemble"][(16, 0.001)]["n"] == 4
+    feature_fit, clean_fit = family["fits"]["kernel_drift_feature"], clean_family["fits"]["kernel_drift_feature"]
+    assert (feature_fit["n"], clean_fit["n"]) == (2 * 3 * 4 - 3, 2 * 3 * 4)
+    assert feature_fit["slope"] == pytest.approx(-1.5, abs=0.05)
+    converged_errors = []
+    for seed in (0, 1):
+        with open(os.path.join(root, "runs", f"width=16,alpha_sqrt_h=0.001,seed={seed}", "results.json")) as f:
+            converged_errors.append(json.load(f)["test_error"])
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        summary = f.read()
+    assert f"| 0.001 | {np.mean(converged_errors):.4f} (2) |" in summary  # the mean over the converged seeds
+    assert "32 finished runs (status: converged: 29, max_steps: 1, nan: 1, stalled: 1)" in summary
+    assert ("2 runs did not converge (stopped before every training margin reached 1; left out of the means, "
+            "figures and fits; --include_unconverged keeps them in):") in summary
+    assert "| run | status | steps | train error | test error |" in summary
+    assert "| `runs/width=16,alpha_sqrt_h=0.001,seed=2` | max_steps | 100000 | 0.1000 | 0.2370 |" in summary
+    assert "| `runs/width=16,alpha_sqrt_h=0.001,seed=3` | stalled | 4321 | 0.0500 | 0.3000 |" in summary
+    assert "1 runs diverged (status nan" in summary and "No run is left to draw" not in summary
+    lines = report.describe(result)
+    for status, run in stopped.items():
+        assert f"not converged (status {status}, left out of means and fits): {run}" in lines
+    assert f"diverged (left out of means and fits): {diverged}" in lines
+    with open(os.path.join(root, "report", "runs.csv")) as f:
+        statuses = {r["run"]: r["status"] for r in csv.DictReader(f)}
+    assert len(statuses) == 32 and statuses["runs/width=16,alpha_sqrt_h=0.001,seed=2"] == "max_steps"
+    assert statuses["runs/width=16,alpha_sqrt_h=0.001,seed=3"] == "stalled"
+
+    included = report.make_report(root, n_boot=200, include_unconverged=True)
+    (family,) = included["families"]
+    assert family["ensemble"][(16, 0.001)]["n"] == 4 and family["ensemble"][(32, 0.1)]["n"] == 3  # diverged: out
+    assert family["fits"]["kernel_drift_feature"]["n"] == 2 * 3 * 4 - 1
+    assert family["fits"]["kernel_drift_feature"]["slope"] < feature_fit["slope"] - 0.3
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        summary = f.read()
+    assert ("2 runs did not converge (stopped before every training margin reached 1; included in the means, "
+            "figures and fits by --include_unconverged: not the article's protocol):") in summary
+    assert f"| 0.001 | {np.mean(converged_errors + [0.237, 0.3]):.4f} (4) |" in summary
+    assert "1 runs diverged (status nan" in summary
+    lines = report.describe(included)
+    for status, run in stopped.items():
+        assert f"not converged (status {status}, kept in means and fits by --include_unconverged): {run}" in lines
+
+
+def test_launcher_include_unconverged(tmp_path):
+    """`--include_unconverged` reaches make_report: the run at its step budget is printed as left out,
+    then as kept in."""
+    root = fabricate(tmp_path, widths=(16, 32), ash_values=(0.01, 100.0), seeds=(0, 1))
+    run = stop_early(root, "width=32,alpha_sqrt_h=100,seed=1", "max_steps", **UNCONVERGED["max_steps"])
+    for flags, where in (((), "left out of means and fits"),
+                         (("--include_unconverged",), "kept in means and fits by --include_unconverged")):
+        ok = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={root}", "--n_boot=200", *flags],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+        assert f"not converged (status max_steps, {where}): {run}" in ok.stdout.splitlines()
+    with open(os.path.join(root, "report", "summary.md")) as f:
+        assert "1 runs did not converge (stopped before every training margin reached 1; included in" in f.read()
 
 
 def test_a_fit_range_with_fewer_than_3_values_is_warned_about(tmp_path, monkeypatch):

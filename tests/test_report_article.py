@@ -29,7 +29,7 @@ from conftest import REPO_ROOT
 from lazyfeat_tf import report, sweep
 from lazyfeat_tf.report import article, article_common
 from lazyfeat_tf.results import make_results
-from test_report import fake_config, write_run
+from test_report import UNCONVERGED, fake_config, stop_early, write_run
 
 N_TEST = 100
 OFFSETS = (-0.003, -0.001, 0.001, 0.003)
@@ -337,6 +337,58 @@ def test_needs_notes_when_nothing_can_be_drawn(tmp_path, monkeypatch):
     for name, item in result["article"].items():
         assert f"`{name}`: not drawn." in summary and f"- {item['notes'][0]}" in summary
     assert f"note: article depth: {expected['depth']}" in report.describe(result)
+
+
+def test_unconverged_runs_are_kept_out_of_the_article_figures_unless_asked(tmp_path):
+    """A max_steps and a stalled run (a net that never trained: 23.7% and 30% test error) at the feature
+    end of h = 16, and a whole point (h = 100 at the lazy end) that hit max_steps, are not points of
+    the curves: the ends and the feature-lazy difference are those of the converged seeds;
+    `include_unconverged` brings them back."""
+    ash_values = SMALL["ash_values"]
+    fabricate(tmp_path, widths=SMALL["widths"], ash_values=ash_values, kernels=False)
+    for seed, (status, fields) in zip((2, 3), UNCONVERGED.items()):
+        stop_early(tmp_path, f"width=16,alpha_sqrt_h=0.001,seed={seed}", status, **fields)
+    for seed in SEEDS:
+        stop_early(tmp_path, f"width=100,alpha_sqrt_h=10000,seed={seed}", "max_steps")
+    names = ["test_error_vs_alpha", "feature_vs_lazy"]
+    _, result, _ = make_article_report(tmp_path, names)
+    (label,) = [f["label"] for f in result["families"]]
+    ends = result["article"]["test_error_vs_alpha"]["numbers"][label]
+    converged_mean = np.mean([error_law(16, 1e-3, seed) for seed in (0, 1)])
+    assert ends[16]["feature_end"] == pytest.approx((1e-3, converged_mean))
+    assert ends[100]["lazy_end"] == pytest.approx((1e3, error_law(100, 1e3, 0) - OFFSETS[0]))
+    cells = result["article"]["feature_vs_lazy"]["numbers"][label]
+    assert cells[16]["feature"]["n"] == 2 and cells[16]["feature"]["mean"] == pytest.approx(converged_mean)
+    assert cells[100]["lazy"]["alpha_sqrt_h"] == 1e3
+    summary = summary_of(str(tmp_path))
+    assert "6 runs did not converge" in summary  # 2 at h = 16, 4 at h = 100
+    assert "| `runs/width=16,alpha_sqrt_h=0.001,seed=3` | stalled | 4321 | 0.0500 | 0.3000 |" in summary
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report.figures, "FIGURES", [])
+        result = report.make_report(str(tmp_path), n_boot=400, include_unconverged=True)
+    ends = result["article"]["test_error_vs_alpha"]["numbers"][label]
+    all_seeds = np.mean([error_law(16, 1e-3, seed) for seed in (0, 1)] + [0.237, 0.3])
+    assert ends[16]["feature_end"] == pytest.approx((1e-3, all_seeds))
+    assert ends[100]["lazy_end"][0] == 1e4
+    assert result["article"]["feature_vs_lazy"]["numbers"][label][16]["feature"]["n"] == 4
+
+
+def test_no_run_left_to_draw(tmp_path, monkeypatch):
+    """When every run stopped before converging, runs.csv and summary.md list them and each article
+    figure says why it is not drawn, in one line."""
+    monkeypatch.setattr(report.figures, "FIGURES", [])
+    fabricate(tmp_path, widths=(16,), ash_values=(1e-2, 1e3), seeds=(0,), kernels=False)
+    for ash in ("0.01", "1000"):
+        stop_early(tmp_path, f"width=16,alpha_sqrt_h={ash},seed=0", "max_wall_time")
+    write_sweep_json(tmp_path, ["test_error_vs_alpha", "fluctuations_vs_h", "feature_vs_lazy"])
+    result = report.make_report(str(tmp_path), n_boot=200)
+    assert len(result["rows"]) == 2 and result["families"] == []
+    for item in result["article"].values():
+        assert item["files"] == [] and item["notes"] == [article.NO_RUNS]
+    summary = summary_of(str(tmp_path))
+    assert "2 runs did not converge" in summary and "No run is left to draw" in summary
+    assert sum(line.startswith("not converged (status max_wall_time") for line in report.describe(result)) == 2
 
 
 def test_without_sweep_json_no_article_figure_unless_asked(tmp_path, monkeypatch):

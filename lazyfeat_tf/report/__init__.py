@@ -1,13 +1,16 @@
 """Gather run directories into a table, the article's figures and fitted exponents.
 
-    python -m launch.report --workdir=DIR [--out=DIR/report] [--figures=name,name]
+    python -m launch.report --workdir=DIR [--out=DIR/report] [--figures=name,name] [--include_unconverged]
 
 Every directory under DIR that holds `results.json` and `config.json` is a run (a sweep's
 `DIR/runs/*`, `launch.demo`'s directories, ...). Runs are split into families: runs whose config.json
 is equal but for alpha, the width h, the seed and `lazyfeat_tf.config.EXECUTION_KEYS`. Each family
-gets its figures (in `out/`, or `out/family-<i>/` when there are several). Written to `out`:
+gets its figures (in `out/`, or `out/family-<i>/` when there are several). Only converged runs (every
+training margin reached 1) enter the means, figures and fits (`runs.is_reported`): a diverged run has
+no error rate, an unconverged one (status max_steps, max_time, max_wall_time, stalled) numbers that
+cannot be trusted; `--include_unconverged` keeps the unconverged ones in. Written to `out`:
 
-- `runs.csv`: one row per run (`CSV_COLUMNS`, then the family's config keys);
+- `runs.csv`: one row per run, whatever its status (`CSV_COLUMNS`, then the family's config keys);
 - one `<name>.png` and `<name>.pdf` per figure of `figures.FIGURES` (each function's docstring says
   what it shows): `test_error_collapse`, `kernel_drift`, `fluctuations`, `ensemble`, `t1`,
   `frozen_kernels`;
@@ -16,7 +19,8 @@ gets its figures (in `out/`, or `out/family-<i>/` when there are several). Writt
 - `summary.md`: the article figures' numbers (fits and differences with bootstrap CIs) and why a figure
   could not be drawn, then per family the fitted exponents with bootstrap confidence intervals,
   tables of test errors, a note for every figure that could not be drawn (data absent, e.g. a single
-  seed) and the run directories skipped because their results.json cannot be used.
+  seed), the run directories skipped because their results.json cannot be used, and the diverged and
+  unconverged runs (with their status, steps, train and test errors at the stop).
 
 Modules: `runs` (gathering, families, runs.csv), `fits` (power laws, fluctuations, differences),
 `family` (one family's runs by width and alpha*sqrt(h)), `figures` (the registry of family figures and

@@ -61,6 +61,10 @@ ARTICLE_FIGURES = {spec.name: spec for spec in (
 )}
 
 
+NO_RUNS = "skipped, no run to draw: every finished run diverged or did not converge (listed in summary.md)."
+"""The note of every article figure when the report has no family (`runs.is_reported`)."""
+
+
 def unknown_figure(names):
     """None when every name of `names` is in `ARTICLE_FIGURES`, else a phrase naming the first
     unknown one and the known ones (for a one-line error)."""
@@ -90,7 +94,7 @@ def declared_figures(workdir):
 
 def draw_article_figures(members, names, out, settings):
     """Draw the article figures `names` (registered; each once, in that order) over the families
-    `members` (`article_common.Member`s) into `out`.
+    `members` (`article_common.Member`s) into `out`; with no member, none is drawn (`NO_RUNS`).
 
     Returns {name: {"title", "files" (paths, [] when not drawn), "numbers", "lines" (markdown of the
     numbers), "notes" (why it was not drawn, or what it lacks)}}.
@@ -98,7 +102,7 @@ def draw_article_figures(members, names, out, settings):
     drawn = {}
     for name in dict.fromkeys(names):
         spec = ARTICLE_FIGURES[name]
-        missing = spec.needs(members, settings)
+        missing = spec.needs(members, settings) if members else NO_RUNS
         if missing is not None:
             drawn[name] = {"title": spec.title, "files": [], "numbers": {}, "lines": [], "notes": [missing]}
             continue

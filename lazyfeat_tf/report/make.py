@@ -7,12 +7,11 @@ import os
 
 from lazyfeat_tf import rundir
 from lazyfeat_tf.errors import UserError
-from lazyfeat_tf.results import DIVERGED
 from lazyfeat_tf.report import article, figures, summary
 from lazyfeat_tf.report.article_common import Member, short_labels
 from lazyfeat_tf.report.family import Family
 from lazyfeat_tf.report.fits import FitSettings
-from lazyfeat_tf.report.runs import family_labels, gather, write_csv
+from lazyfeat_tf.report.runs import family_labels, gather, is_diverged, is_reported, is_unconverged, write_csv
 
 
 class ReportError(UserError):
@@ -73,18 +72,33 @@ def _article_names(workdir, names):
     return tuple(names)
 
 
+def _members(rows):
+    """The `Member`s of the families of `rows`, in order of their config keys."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["family"], []).append(row)
+    keys = sorted(groups)
+    configs = [json.loads(key) for key in keys]
+    return [Member(label, short, Family(groups[key]))
+            for key, label, short in zip(keys, family_labels(configs), short_labels(configs))]
+
+
 def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=FitSettings.feature_max,
-                n_boot=FitSettings.n_boot, article_figures=None):
+                n_boot=FitSettings.n_boot, article_figures=None, *, include_unconverged=False):
     """Write the report of the runs under `workdir` into `out` (default `workdir/report`).
 
     `article_figures`: names of `article.ARTICLE_FIGURES` to draw over all the families; None draws
     those `workdir/sweep.json` declares (none without sweep.json).
 
+    Only converged runs enter the means, figures and fits (`runs.is_reported`); the diverged and the
+    unconverged ones are listed in summary.md. `include_unconverged` keeps the unconverged ones in (a
+    quick look at a sweep still being tuned); diverged runs stay out. runs.csv holds every run.
+
     Returns a dict: out, rows (the gathered runs), unfinished (run directories without results),
     invalid ((run directory, reason) of those skipped because their results.json or config.json
-    cannot be used), families [{label, out, fits, figures, notes, ensemble}] (see `FamilyReport`),
-    article (see `article.draw_article_figures`). Raises ReportError, before writing anything, when
-    there is no finished run or an article figure is unknown.
+    cannot be used), include_unconverged, families [{label, out, fits, figures, notes, ensemble}]
+    (see `FamilyReport`), article (see `article.draw_article_figures`). Raises ReportError, before
+    writing anything, when there is no finished run or an article figure is unknown.
     """
     if not os.path.isdir(workdir):
         raise ReportError(f"--workdir={workdir!r} is not a directory")
@@ -106,14 +120,7 @@ def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=Fi
     os.makedirs(out, exist_ok=True)
     write_csv(gathered.rows, os.path.join(out, "runs.csv"))
 
-    groups = {}
-    for row in gathered.rows:
-        if row["status"] != DIVERGED:  # no error rate: out of the means and fits, listed in summary.md
-            groups.setdefault(row["family"], []).append(row)
-    keys = sorted(groups)
-    configs = [json.loads(key) for key in keys]
-    members = [Member(label, short, Family(groups[key]))
-               for key, label, short in zip(keys, family_labels(configs), short_labels(configs))]
+    members = _members([row for row in gathered.rows if is_reported(row, include_unconverged)])
     md, families = [], []
     for i, member in enumerate(members):
         where = f"family-{i + 1}" if len(members) > 1 else None
@@ -123,11 +130,22 @@ def make_report(workdir, out=None, lazy_min=FitSettings.lazy_min, feature_max=Fi
         families.append({"label": member.label, "out": family_out, "fits": report.fits, "figures": report.figures,
                          "notes": report.notes, "ensemble": report.ensemble})
     drawn = article.draw_article_figures(members, names, out, settings)
-    md = summary.header(workdir, gathered) + summary.article_markdown(drawn, out) + md
+    md = summary.header(workdir, gathered, include_unconverged) + summary.article_markdown(drawn, out) + md
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     return {"out": out, "rows": gathered.rows, "unfinished": gathered.unfinished, "invalid": gathered.invalid,
-            "families": families, "article": drawn}
+            "include_unconverged": include_unconverged, "families": families, "article": drawn}
+
+
+def _untrusted_lines(result):
+    """One line per diverged run (always left out) and per unconverged run (left out, or kept in by
+    include_unconverged) of a `make_report` result."""
+    where = ("kept in means and fits by --include_unconverged" if result["include_unconverged"]
+             else "left out of means and fits")
+    rows = result["rows"]
+    return ([f"diverged (left out of means and fits): {row['path']}" for row in rows if is_diverged(row)]
+            + [f"not converged (status {row['status']}, {where}): {row['path']}" for row in rows
+               if is_unconverged(row)])
 
 
 def describe(result):
@@ -139,8 +157,7 @@ def describe(result):
     lines = [f"{len(result['rows'])} runs -> {out}/runs.csv, {figure_count} figures{article_count} (PNG + PDF), "
              f"{out}/summary.md"]
     lines += [f"skipped: {path}: {reason}" for path, reason in result["invalid"]]
-    lines += [f"diverged (left out of means and fits): {row['path']}" for row in result["rows"]
-              if row["status"] == DIVERGED]
+    lines += _untrusted_lines(result)
     for family in result["families"]:
         where = "" if family["out"] == out else f"{os.path.relpath(family['out'], out)}: "
         lines += [f"note: {where}{note}" for note in family["notes"]]

@@ -5,6 +5,11 @@ A run directory holds `config.json`; it is finished when it also holds `results.
 flattened to dotted keys, is equal but for the report's axes (`AXES`) and the keys that do not change
 what a run computes (`lazyfeat_tf.config.EXECUTION_KEYS`); runs that differ only in `dtype` are one
 family when no point is run in two dtypes (float64 at the lazy end only, see `_join_precisions`).
+
+Only runs that converged (every training margin reached 1, the article's protocol) enter the means,
+figures and fits (`is_reported`); a diverged run has no error rate, an unconverged one (a budget ran
+out, the flow stalled) has numbers that cannot be trusted unless the report is asked to include them.
+Both are listed in summary.md, and runs.csv keeps every run.
 """
 
 import csv
@@ -13,7 +18,7 @@ import json
 import os
 
 from lazyfeat_tf.config import EXECUTION_KEYS, completed
-from lazyfeat_tf.results import ResultsError, read_results
+from lazyfeat_tf.results import CONVERGED, DIVERGED, ResultsError, read_results
 
 AXES = ("alpha", "alpha_sqrt_h", "model.width", "seed")
 CSV_COLUMNS = (
@@ -41,6 +46,23 @@ class Gathered:
     rows: list
     unfinished: list
     invalid: list
+
+
+def is_diverged(row):
+    """Whether the run of `row` diverged (status `DIVERGED`): it has no error rate at all."""
+    return row["status"] == DIVERGED
+
+
+def is_unconverged(row):
+    """Whether the run of `row` stopped, without diverging, before every training margin reached 1
+    (status max_steps, max_time, max_wall_time, stalled, ...): its numbers are not the article's."""
+    return row["status"] not in (CONVERGED, DIVERGED)
+
+
+def is_reported(row, include_unconverged=False):
+    """Whether the run of `row` enters the means, figures and fits: a converged run, or with
+    `include_unconverged` any run but a diverged one (that one has no number to draw)."""
+    return row["status"] == CONVERGED or (include_unconverged and not is_diverged(row))
 
 
 def flatten(tree, prefix=""):

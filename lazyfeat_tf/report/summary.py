@@ -7,6 +7,7 @@ import numpy as np
 
 from lazyfeat_tf.report.family import values
 from lazyfeat_tf.report.fits import LEVEL
+from lazyfeat_tf.report.runs import is_diverged, is_reported, is_unconverged
 from lazyfeat_tf.results import DIVERGED
 
 
@@ -25,8 +26,25 @@ def _fmt(value, spec=".3f"):
     return "-" if value is None or not np.isfinite(value) else format(value, spec)
 
 
-def header(workdir, gathered):
-    """The title, the counts of runs by status and the run directories that were left out."""
+def _unconverged_markdown(rows, include_unconverged):
+    """The runs of `rows` that stopped before every training margin reached 1: whether they are in the
+    means, figures and fits, and a table of where each stopped ([] when there is none)."""
+    unconverged = [row for row in rows if is_unconverged(row)]
+    if not unconverged:
+        return []
+    if include_unconverged:
+        where = "included in the means, figures and fits by --include_unconverged: not the article's protocol"
+    else:
+        where = "left out of the means, figures and fits; --include_unconverged keeps them in"
+    table = [[f"`{row['run']}`", row["status"], row["steps"], _fmt(row["train_error"], ".4f"),
+              _fmt(row["test_error"], ".4f")] for row in unconverged]
+    title = f"{len(unconverged)} runs did not converge (stopped before every training margin reached 1; {where}):"
+    return ["", title, ""] + markdown_table(["run", "status", "steps", "train error", "test error"], table)
+
+
+def header(workdir, gathered, include_unconverged=False):
+    """The title, the counts of runs by status and the run directories that were left out (or, with
+    `include_unconverged`, kept in although they did not converge)."""
     statuses = {}
     for row in gathered.rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
@@ -35,11 +53,14 @@ def header(workdir, gathered):
     unfinished_note = f"; {len(unfinished)} run directories without results (unfinished)" if unfinished else ""
     lines = [f"# Report of {workdir}", "",
              f"{len(gathered.rows)} finished runs (status: {counts}){unfinished_note}. Table: `runs.csv`."]
-    diverged = [row["run"] for row in gathered.rows if row["status"] == DIVERGED]
+    diverged = [row["run"] for row in gathered.rows if is_diverged(row)]
     if diverged:
         lines += ["", f"{len(diverged)} runs diverged (status {DIVERGED}: no error rate; left out of the "
                   "means, figures and fits):"]
         lines += [f"- `{run}`" for run in diverged]
+    lines += _unconverged_markdown(gathered.rows, include_unconverged)
+    if not any(is_reported(row, include_unconverged) for row in gathered.rows):
+        lines += ["", "No run is left to draw: no mean, figure or fit below."]
     if gathered.invalid:
         lines += ["", f"{len(gathered.invalid)} run directories skipped (their files cannot be used):"]
         lines += [f"- `{os.path.relpath(path, workdir)}`: {reason}" for path, reason in gathered.invalid]
