@@ -12,11 +12,13 @@ Gradient flow integrates dw/dt = -grad L(w) (article units, physical time t) wit
    the gradient jumps: dgrad does not shrink with dt, whereas a smooth change gives dgrad ~ dt^2. So
    after an attempt rejected by the dgrad bound alone (dgrad D at 10 dt), the attempt at dt tells
    which it was: dgrad >= D / 10 (the jump lies within dt too) or <= D / 1000 (it lies between dt and
-   10 dt) mark D as a jump. Then J = max(J, D), the next dt is 10 dt again, and from then on a
+   10 dt) mark D as a jump. Then J = max(J, 2 D), the next dt is 10 dt again, and from then on a
    proposal that fails the dgrad bound is accepted as a *kink crossing* when dgrad < max_dgrad + J,
    dout is within its bound and the loss did not increase; dt grows when dgrad - J is under half
    max_dgrad. J decays by 1% at every accepted step that crosses no kink, and starts at 0 at every
-   `advance` call. Without the rule the flow approaches a kink in steps that shrink geometrically
+   `advance` call. (2 D: where several units switch in most steps, as when a few unfitted points
+   carry the gradient, dgrad varies from step to step with the units crossed; bounding it by the
+   largest D seen would reject, and shrink dt, at every new largest one. There dout bounds the step.) Without the rule the flow approaches a kink in steps that shrink geometrically
    and never reaches it, or slides along it with shrinking steps (seen in the feature regime of
    FC-ReLU: one first-layer unit whose switch changes the gradient by dgrad = 1.08e-4 for every dt
    from 1e-16 to 1e-8, against max_dgrad = 1e-4; later, jumps up to dgrad ~ 1e-2 as the few
@@ -296,7 +298,7 @@ class GradientFlow:
             small_dout, small_dgrad = dout < self.max_dout, dgrad < self.max_dgrad
             if self.cross_kinks:  # rule 4 of the module docstring
                 jumped = (failed > 0) & ((10.0 * dgrad >= failed) | (1000.0 * dgrad <= failed))
-                jump = tf.where(jumped, tf.maximum(jump, failed), jump)
+                jump = tf.where(jumped, tf.maximum(jump, 2.0 * failed), jump)
                 kink = small_dout & ~small_dgrad & (dgrad < self.max_dgrad + jump) & (loss_new <= loss)
             else:
                 jumped = kink = tf.constant(False)
