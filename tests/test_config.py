@@ -81,6 +81,8 @@ def test_specs_check_their_fields_when_made_directly():
         config_lib.ModelSpec(width=0)
     with pytest.raises(config_lib.ConfigError, match=r"config.kernels.method='fast': must be one of auto"):
         config_lib.KernelsSpec(method="fast")
+    with pytest.raises(config_lib.ConfigError, match=r"config.dynamics.cross_kinks='yes': must be True or False"):
+        config_lib.DynamicsSpec(cross_kinks="yes")
     with pytest.raises(config_lib.DataError, match=r"data.pca=5 .* needs data.pca < data.n_train=5"):
         config_lib.DataSpec(name="synthetic", source="synthetic", n_train=5, pca=5, whiten=True)
 
@@ -91,7 +93,9 @@ def test_a_run_made_before_a_key_existed_is_the_same_run():
     identity = config_lib.resolve(tiny_config()).to_json()
     old = {**identity, "model": {k: v for k, v in identity["model"].items() if k != "centered"}}
     old["kernels"] = {k: v for k, v in identity["kernels"].items() if k not in ("full_drift", "running_fractions")}
+    old["dynamics"] = {k: v for k, v in identity["dynamics"].items() if k != "cross_kinks"}
     assert old != identity and config_lib.completed(old) == identity
+    assert identity["dynamics"]["cross_kinks"] is False  # what runs made before it computed
     changed = {**old, "seed": 3}
     assert config_lib.completed(changed)["seed"] == 3
     assert identity["model"]["centered"] is True

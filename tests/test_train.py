@@ -531,3 +531,14 @@ def test_cnn_sgd_smoke_run_on_mocked_tfds(workdir):
     assert model.input_shape == (None, 28, 28, 1)
     steps = [json.loads(line)["step"] for line in open(os.path.join(workdir, "metrics.jsonl"))]
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 12
+
+
+@pytest.mark.parametrize("cross_kinks, noted", [(False, True), (True, False)])
+def test_a_stalled_relu_flow_points_to_cross_kinks(tmp_path, monkeypatch, capsys, cross_kinks, noted):
+    """A ReLU gradient flow that stalls (here at once: STALL_STEPS = 0) says how to cross the kinks,
+    unless it already does."""
+    monkeypatch.setattr(dynamics, "STALL_STEPS", 0)
+    config = run_config(model__activation="relu", dynamics__cross_kinks=cross_kinks)
+    results = train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert results["status"] == "stalled"
+    assert ("--config.dynamics.cross_kinks=True" in capsys.readouterr().out) is noted
