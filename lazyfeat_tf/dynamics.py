@@ -7,22 +7,19 @@ Gradient flow integrates dw/dt = -grad L(w) (article units, physical time t) wit
 3. accept if dout = max_mu |F'_mu - F_mu| < max_dout and
    dgrad = ||g - g'||^2 / (||g|| ||g'||) < max_dgrad; if both are under half their bound, the next dt
    is 1.1 dt; otherwise reject the proposal and divide dt by 10.
-4. with `cross_kinks` (networks with kinks: ReLU), jumps of the gradient are told apart from its
-   smooth change and do not shrink dt. Where a ReLU unit switches on or off for a training point,
-   the gradient jumps: dgrad does not shrink with dt, whereas a smooth change gives dgrad ~ dt^2. So
-   after an attempt rejected by the dgrad bound alone (dgrad D at 10 dt), the attempt at dt tells
-   which it was: dgrad >= D / 10 (the jump lies within dt too) or <= D / 1000 (it lies between dt and
-   10 dt) mark D as a jump. Then J = max(J, 2 D), the next dt is 10 dt again, and from then on a
-   proposal that fails the dgrad bound is accepted as a *kink crossing* when dgrad < max_dgrad + J,
-   dout is within its bound and the loss did not increase; dt grows when dgrad - J is under half
-   max_dgrad. J decays by 1% at every accepted step that crosses no kink, and starts at 0 at every
-   `advance` call. (2 D: where several units switch in most steps, as when a few unfitted points
-   carry the gradient, dgrad varies from step to step with the units crossed; bounding it by the
-   largest D seen would reject, and shrink dt, at every new largest one. There dout bounds the step.) Without the rule the flow approaches a kink in steps that shrink geometrically
-   and never reaches it, or slides along it with shrinking steps (seen in the feature regime of
-   FC-ReLU: one first-layer unit whose switch changes the gradient by dgrad = 1.08e-4 for every dt
-   from 1e-16 to 1e-8, against max_dgrad = 1e-4; later, jumps up to dgrad ~ 1e-2 as the few
-   points left unfitted carry the gradient).
+4. with `cross_kinks` (for ReLU networks), jumps of the gradient do not shrink dt. Where a ReLU unit
+   switches on or off for a training point the gradient jumps: dgrad does not shrink with dt, while
+   a smooth change gives dgrad ~ dt^2. After an attempt rejected by the dgrad bound alone (dgrad D at
+   10 dt), the attempt at dt tells which it was: dgrad >= D / 10 (a jump within dt too) or
+   <= D / 1000 (a jump between dt and 10 dt) mark D as a jump. Then J = max(J, 2 D) and the next dt is
+   10 dt again; a proposal that fails the dgrad bound is accepted (a *kink crossing*) when dgrad <
+   max_dgrad + J, dout is within its bound and the loss did not increase, and dt grows when dgrad - J
+   is under half max_dgrad. J decays by 1% at each accepted step that crosses no kink, and starts at
+   0 at each `advance` call. (2 D, not D: where a few unfitted points carry the gradient, most steps
+   switch several units and dgrad varies with the ones crossed; dout then bounds the step.) Without
+   the rule the flow approaches a kink, or slides along one, in steps that shrink geometrically (seen
+   in the feature regime of FC-ReLU: one first-layer unit whose switch gives dgrad = 1.08e-4 for every
+   dt from 1e-16 to 1e-8, against max_dgrad = 1e-4; later, jumps of dgrad up to ~0.7).
 
 The loop stops when every training margin F y reaches 1 (zero hinge loss), on a non-finite loss,
 when it stalls, or at a step / time budget. It stalls when dt falls below `min_dt`, or when
@@ -31,7 +28,8 @@ in the feature regime, without `cross_kinks`) the accepted steps shrink towards 
 pass (seen: dt ~ 1e-22 at t ~ 0.03 for 90,000 steps), and would otherwise run out the step budget
 without moving.
 The attempt loop runs inside one `tf.function` (a `tf.while_loop`), so that a step costs little
-more than its forward and backward passes. t1 is the first accepted time at which the unscaled loss alpha^2 L drops below 1/2.
+more than its forward and backward passes. t1 is the first accepted time at which the unscaled loss
+alpha^2 L drops below 1/2.
 
 Both integrators work on a `System`: parameters plus `evaluate(params) -> (F [n], L, grads)`. The
 network is one system (`NetworkSystem`); the frozen-kernel linear model is another; the network
