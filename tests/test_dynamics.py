@@ -408,6 +408,15 @@ def test_cross_kinks_passes_a_kink_where_the_plain_rule_stalls(monkeypatch, syst
         assert abs(float(flow.system.params[0].numpy()[0])) < 1e-3  # u stayed on the kink
 
 
+def test_cross_kinks_under_xla_takes_the_same_steps():
+    """The XLA step loop (accepted state picked by tf.where) crosses the kink as the graph one does."""
+    options = dict(dt0=1e-3, max_dout=1e-3, max_steps=10**5, cross_kinks=True)
+    graph = _run_until_stop(dynamics.GradientFlow(_ReluStepSystem(), **options))
+    xla = _run_until_stop(dynamics.GradientFlow(_ReluStepSystem(), jit_compile=True, **options))
+    assert xla.status == graph.status == "converged"
+    assert (xla.step, xla.rejected) == (graph.step, graph.rejected) and xla.t == pytest.approx(graph.t, rel=1e-12)
+
+
 def test_cross_kinks_keeps_the_trajectory_of_a_smooth_system():
     """On a network without kinks (Softplus) the rule never fires: the same trajectory, bit for bit."""
     _, system_a = make_system("float64")
