@@ -322,6 +322,25 @@ def test_stalled_when_dt_falls_below_min_dt():
     assert state.rejected == 2 and state.step == 0 and state.dt < 0.05
 
 
+@pytest.mark.parametrize("dtype, rtol, atol", [("float64", 1e-13, 1e-14), ("float32", 2e-6, 1e-6)])
+def test_evaluate_by_blocks_of_rows_is_the_one_block_evaluation(dtype, rtol, atol):
+    """F, L and the gradient of 2 and 3 row blocks (and more blocks than points: one per point) are
+    those of one block, to round-off."""
+    model, _ = make_system(dtype, n=17)
+    x, y = sign_task(17, 4, dtype=dtype)
+    reference = dynamics.NetworkSystem(model, x, y, "soft_hinge", blocks=1)
+    params = [tf.convert_to_tensor(p) for p in reference.params]
+    outputs, loss, grads = reference.evaluate(params)
+    for blocks in (2, 3, 40):
+        system = dynamics.NetworkSystem(model, x, y, "soft_hinge", blocks=blocks)
+        assert len(system._blocks) == min(blocks, 17)
+        b_outputs, b_loss, b_grads = system.evaluate(params)
+        np.testing.assert_allclose(b_outputs.numpy(), outputs.numpy(), rtol=rtol, atol=atol)  # F = 0 at w0
+        np.testing.assert_allclose(float(b_loss), float(loss), rtol=rtol)
+        for g, b in zip(grads, b_grads):
+            np.testing.assert_allclose(b.numpy(), g.numpy(), rtol=rtol, atol=rtol * float(np.abs(g.numpy()).max()))
+
+
 class _KinkSystem:
     """L(w) = |w| / alpha^2 for one parameter: its gradient flips at w = 0, so the flow's accepted
     steps shrink geometrically and t converges to w0 without passing it (a Zeno stall, as ReLU
