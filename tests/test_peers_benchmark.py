@@ -67,7 +67,8 @@ def test_select_cases_rejects_unknown_names(selection):
 def test_bad_flags_fail_in_one_line_with_exit_code_2(capsys, tmp_path):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
-    for argv in (["--cases=nope"], ["--threads=0"], ["--threads=x"], ["--cases=flow", f"--cache={not_a_folder}"]):
+    for argv in (["--cases=nope"], ["--threads=0"], ["--threads=x"], ["--cases=flow", f"--cache={not_a_folder}"],
+                 ["--pairs=0"], ["--pairs=two"]):
         with pytest.raises(SystemExit) as stop:
             peers.main(argv)
         assert stop.value.code == 2
