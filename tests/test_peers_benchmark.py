@@ -80,3 +80,26 @@ def test_format_table_aligns_columns():
     text = peers.format_table(["a", "bb"], [["xxx", "y"], ["z", "wwww"]])
     lines = text.splitlines()
     assert lines == ["a    bb", "-" * 9, "xxx  y", "z    wwww"]
+
+
+def test_a_flow_case_alternates_pairs_and_keeps_each_sides_best(monkeypatch, tmp_path):
+    """The package's child runs first (it writes the problem the peer reads), then the peer's probes
+    of the OpenMP policies, then pairs alternate; each side's best child makes the row."""
+    calls, rates = [], {"lazyfeat-flow": iter([400.0, 500.0, 450.0]), "torch-flow": iter([300.0, 350.0, 320.0])}
+
+    def fake_child(python, spec, policy=None):
+        calls.append(spec["child"] if spec["proposals"] != peers.PROBE_PROPOSALS else f"probe {policy}")
+        if spec["proposals"] == peers.PROBE_PROPOSALS:
+            return {"rate": 100.0 if policy is None else 50.0, "version": "torch"}
+        return {"rate": next(rates[spec["child"]]), "floor": 1e-3, "steps": 98, "loss": 1.0, "version": spec["child"]}
+
+    monkeypatch.setattr(peers, "run_child", fake_child)
+    monkeypatch.setattr(peers, "venv_python", lambda cache, peer: "python")
+    args = peers.parse_args(["--cases=flow-float32-h64", "--pairs=3"])
+    run = peers.Run(args, str(tmp_path), str(tmp_path))
+    run.flow_case("flow-float32-h64")
+    assert calls == ["lazyfeat-flow", "probe None", "probe PASSIVE", "torch-flow",
+                     "lazyfeat-flow", "torch-flow", "lazyfeat-flow", "torch-flow"]
+    row = run.rows[0]
+    assert row[2:5] == ["500.0/s", "350.0/s", "1.43x"]
+    assert "400.0 / 300.0, 500.0 / 350.0, 450.0 / 320.0" in run.notes[0]
