@@ -39,6 +39,7 @@ sharded across the replicas of a `tf.distribute` strategy is a third
 
 import contextlib
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -95,7 +96,7 @@ class NetworkSystem:
         edges = np.linspace(0, n, min(default_blocks() if blocks is None else blocks, n) + 1).astype(int)
         # (x, y, f0, dL/df factor) of each block, sliced once: not a copy per evaluation
         self._blocks = [tuple(a[start:stop] for a in (self.x, self.y, self.f0, self._slope_factor))
-                        for start, stop in zip(edges[:-1], edges[1:])]
+                        for start, stop in itertools.pairwise(edges)]
 
     def reference_output(self, x):
         """What F subtracts from f, `[n]`: f(w0, x) from the frozen copy of the network if the
