@@ -58,6 +58,7 @@ The machine may be shared: compare within one run, read the load averages printe
 import argparse
 import json
 import math
+import operator
 import os
 import subprocess
 import sys
@@ -556,11 +557,6 @@ def gflops(count, seconds):
     return count / seconds / 1e9
 
 
-def rate(result):
-    """A flow child's proposals per second (the key of its best child)."""
-    return result["rate"]
-
-
 def flow_row(case, ours, peer, h):
     """One table row of a flow case (rates in proposals per second)."""
     work = flops(proposal_products(N_POINTS, DIM, h, DEPTH))
@@ -610,16 +606,19 @@ class Run:
         other processes keep the cores busy; PASSIVE sleeps, slightly slower on idle cores."""
         dtype, h = FLOW_CASES[case]
         fields = dict(dtype=dtype, h=h, proposals=30 if self.quick else 100, repeats=2 if self.quick else 5)
-        ours = [self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields))]  # writes the problem
         python = venv_python(self.cache, "torch")
-        probe = self.spec("torch-flow", case, **dict(fields, proposals=PROBE_PROPOSALS, repeats=1), floor_passes=1)
-        probes = {policy: self.child(python, probe, policy)["rate"] for policy in OMP_WAIT_POLICIES}
-        policy = max(probes, key=probes.get)
-        peer = [self.child(python, self.spec("torch-flow", case, **fields), policy)]
-        for _ in range(self.args.pairs - 1):
-            ours.append(self.child(sys.executable, self.spec("lazyfeat-flow", case, **fields)))
-            peer.append(self.child(python, self.spec("torch-flow", case, **fields), policy))
-        self.rows.append(flow_row(case, max(ours, key=rate), max(peer, key=rate), h))
+        ours_spec, peer_spec = self.spec("lazyfeat-flow", case, **fields), self.spec("torch-flow", case, **fields)
+        ours, peer = [], []
+        for pair in range(self.args.pairs):
+            ours.append(self.child(sys.executable, ours_spec))  # the first writes the problem the peer reads
+            if pair == 0:
+                probe = self.spec("torch-flow", case, **dict(fields, proposals=PROBE_PROPOSALS, repeats=1),
+                                  floor_passes=1)
+                probes = {policy: self.child(python, probe, policy)["rate"] for policy in OMP_WAIT_POLICIES}
+                policy = max(probes, key=probes.get)
+            peer.append(self.child(python, peer_spec, policy))
+        best = operator.itemgetter("rate")
+        self.rows.append(flow_row(case, max(ours, key=best), max(peer, key=best), h))
         self.notes.append(f"{case}: PyTorch with OMP_WAIT_POLICY {policy or 'default'} (probe of "
                           f"{PROBE_PROPOSALS} proposals: " + ", ".join(
                               f"{p or 'default'} {rate:.1f}/s" for p, rate in probes.items()) + "); "

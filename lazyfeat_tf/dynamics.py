@@ -54,10 +54,15 @@ STALL_STEPS = 1000
 (seen by `GradientFlow.state`)."""
 
 
+def _accelerator_visible():
+    """Whether TensorFlow lists a GPU or a TPU."""
+    return any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU"))
+
+
 def default_blocks():
     """Row blocks of `NetworkSystem.evaluate` on this machine: 2 on CPUs, 1 when a GPU or TPU is
     visible (one large kernel per layer suits an accelerator)."""
-    return 1 if any(tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU")) else 2
+    return 1 if _accelerator_visible() else 2
 
 
 class NetworkSystem:
@@ -92,10 +97,10 @@ class NetworkSystem:
         self.y = tf.constant(y, self.dtype)
         self.f0 = self.reference_output(self.x)
         n = int(self.y.shape[0])
-        self._slope_factor = self.y / tf.constant(self.alpha * n, self.dtype)  # dL/df = l' y / (alpha n)
+        slope_factor = self.y / tf.constant(self.alpha * n, self.dtype)  # dL/df = l' y / (alpha n)
         edges = np.linspace(0, n, min(default_blocks() if blocks is None else blocks, n) + 1).astype(int)
         # (x, y, f0, dL/df factor) of each block, sliced once: not a copy per evaluation
-        self._blocks = [tuple(a[start:stop] for a in (self.x, self.y, self.f0, self._slope_factor))
+        self._blocks = [tuple(a[start:stop] for a in (self.x, self.y, self.f0, slope_factor))
                         for start, stop in itertools.pairwise(edges)]
 
     def reference_output(self, x):
@@ -133,9 +138,8 @@ class NetworkSystem:
             slope = losses.pointwise_derivative(self.loss_name, block_outputs * y, self.soft_hinge_beta)
             grads.append(tape.gradient(raw, params, output_gradients=slope * slope_factor))
             outputs.append(block_outputs)
-        outputs = outputs[0] if len(outputs) == 1 else tf.concat(outputs, 0)
-        grads = grads[0] if len(grads) == 1 else [tf.add_n(list(parts)) for parts in zip(*grads)]
-        return outputs, self.loss(outputs, self.y), grads
+        outputs = tf.concat(outputs, 0)
+        return outputs, self.loss(outputs, self.y), [tf.add_n(list(parts)) for parts in zip(*grads)]
 
 
 def _norm2(tensors):
@@ -230,8 +234,7 @@ class GradientFlow:
         # How an attempt keeps the accepted state (`_loop`): one tf.cond in TensorFlow's executor on
         # CPUs; a tf.where per tensor under XLA and on GPUs, where a tf.cond would copy its predicate
         # to the host once more per attempt.
-        self._pick_with_cond = not jit_compile and not any(
-            tf.config.list_logical_devices(kind) for kind in ("GPU", "TPU"))
+        self._pick_with_cond = not jit_compile and not _accelerator_visible()
         if self.device_loop:
             # The host part only launches the replicas; the per-replica part of an attempt is compiled.
             advance = self._advance_on_replicas
@@ -320,14 +323,19 @@ class GradientFlow:
             g2_new = _norm2(g_new)
             dgrad = _norm2([a - b for a, b in zip(g, g_new)]) / tf.sqrt(g2 * g2_new)
             small_dout, small_dgrad = dout < self.max_dout, dgrad < self.max_dgrad
+            dgrad_ok, smooth_dgrad = small_dgrad, dgrad  # smooth_dgrad: the part the step size controls
             if self.cross_kinks:  # rule 4 of the module docstring
                 jumped = (failed > 0) & ((10.0 * dgrad >= failed) | (1000.0 * dgrad <= failed))
                 jump = tf.where(jumped, tf.maximum(jump, 2.0 * failed), jump)
-                kink = small_dout & ~small_dgrad & (dgrad < self.max_dgrad + jump) & (loss_new <= loss)
-            else:
-                jumped = kink = tf.constant(False)
-            accept = small_dout & (small_dgrad | kink) & tf.math.is_finite(loss_new)
-            grow = accept & (dout < half * self.max_dout) & (dgrad - jump < half * self.max_dgrad)
+                kink = small_dout & (dgrad < self.max_dgrad + jump) & (loss_new <= loss)
+                dgrad_ok, smooth_dgrad = small_dgrad | kink, dgrad - jump
+            accept = small_dout & dgrad_ok & tf.math.is_finite(loss_new)
+            grow = accept & (dout < half * self.max_dout) & (smooth_dgrad < half * self.max_dgrad)
+            next_dt = tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0))
+            if self.cross_kinks:
+                next_dt = tf.where(accept & jumped, dt * 10.0, next_dt)
+                jump = tf.where(accept & small_dgrad, 0.99 * jump, jump)
+                failed = tf.where(accept | ~small_dout, tf.zeros_like(dgrad), dgrad)
             t_new = tf.where(clipped, max_time, t + step_dt)
             reached_t1 = accept & (t1 < 0) & (alpha2 * loss_new < half)
 
@@ -345,14 +353,14 @@ class GradientFlow:
             params, v, g, g2, outputs, loss, margin, t_next = picked
             return (
                 params, v, g, g2, outputs, loss, margin,
-                tf.where(accept & jumped, dt * 10.0, tf.where(grow, dt * 1.1, tf.where(accept, dt, dt / 10.0))),
+                next_dt,
                 t_next,
                 tf.where(reached_t1, t_new, t1),
                 step + tf.cast(accept, tf.int64),
                 rejected + tf.cast(~accept, tf.int64),
                 attempts + 1,
-                tf.where(accept | ~small_dout, tf.zeros_like(dgrad), dgrad),
-                tf.where(accept & small_dgrad, 0.99 * jump, jump),
+                failed,
+                jump,
             )
 
         return tf.while_loop(running, body, state)

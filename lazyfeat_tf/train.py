@@ -36,7 +36,7 @@ def make_trainer(d, system, seed, alpha_sqrt_h):
                                        **budgets)
 
 
-def spec_needs_cross_kinks(spec):
+def _stalls_on_kinks(spec):
     """Whether the run of `spec` is a gradient flow of a ReLU network without `dynamics.cross_kinks`
     (its feature regime stalls on the kinks)."""
     return (spec.model.activation == "relu" and spec.dynamics.kind == "gradient_flow"
@@ -230,7 +230,7 @@ class Training:
         print(f"finished ({status}) after {state.step} steps, t={state.t:.3e}: train error {shown['train_error']}, "
               f"test error {shown['test_error']}, ||w-w0||/||w0|| = {shown['relative_weight_change']}; "
               f"results in {self.run_dir.file('results.json')}", flush=True)
-        if status == "stalled" and spec_needs_cross_kinks(self.spec):
+        if status == "stalled" and _stalls_on_kinks(self.spec):
             print("note: the flow stalled on the kinks of ReLU; --config.dynamics.cross_kinks=True lets it cross "
                   "them (lazyfeat_tf.dynamics, rule 4)", flush=True)
         return results

@@ -341,6 +341,14 @@ def test_evaluate_by_blocks_of_rows_is_the_one_block_evaluation(dtype, rtol, ato
             np.testing.assert_allclose(b.numpy(), g.numpy(), rtol=rtol, atol=rtol * float(np.abs(g.numpy()).max()))
 
 
+def _run_until_stop(flow):
+    """Advance `flow` until it stops; its final `FlowState`."""
+    state = flow.state()
+    while state.status == "running":
+        state = flow.advance(10**6, max_attempts=500)
+    return state
+
+
 class _KinkSystem:
     """L(w) = |w| / alpha^2 for one parameter: its gradient flips at w = 0, so the flow's accepted
     steps shrink geometrically and t converges to w0 without passing it (a Zeno stall, as ReLU
@@ -362,9 +370,7 @@ def test_stalled_when_steps_no_longer_move_t(monkeypatch):
     about every 4 steps once t is still: 100 steps, not the default 1000, come before w underflows.)"""
     monkeypatch.setattr(dynamics, "STALL_STEPS", 100)
     flow = dynamics.GradientFlow(_KinkSystem(), dt0=0.25, min_dt=1e-300, max_steps=10**6)
-    state = flow.state()
-    while state.status == "running":
-        state = flow.advance(10**6, max_attempts=500)
+    state = _run_until_stop(flow)
     assert state.status == "stalled" and state.dt > 1e-300
     assert state.t == pytest.approx(1.0, rel=1e-12) and state.step < 1000
     assert flow.state().status == "stalled"
@@ -402,13 +408,6 @@ class _SlidingSystem:
     def evaluate(self, params):
         u, w = params
         return w, tf.reduce_sum(tf.abs(u) - 10.0 * w), [tf.sign(u), -10.0 * tf.ones_like(w)]
-
-
-def _run_until_stop(flow):
-    state = flow.state()
-    while state.status == "running":
-        state = flow.advance(10**6, max_attempts=500)
-    return state
 
 
 @pytest.mark.parametrize("system_class, t_end", [(_ReluStepSystem, 0.5 + 1 / 18), (_SlidingSystem, 0.1)])
