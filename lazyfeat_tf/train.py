@@ -146,6 +146,8 @@ class Training:
     def record(self, state):
         """Measure, append to metrics.jsonl and TensorBoard, print; returns the record."""
         train_outputs = self.trainer.outputs.numpy()
+        if self.observer is not None:
+            self.observer.start(state)  # its predictor integrates while the network is measured
         entry = self.evaluator.record(state, train_outputs, self.wall_time())
         if self.observer is not None:
             flat, drift = self.observer.measure(state, train_outputs)

@@ -300,16 +300,54 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     assert results["kernel_drift_train_full"] == pytest.approx(ntk.relative_drift(final[0], initial[0]), rel=1e-10)
 
 
-@pytest.mark.parametrize("kind, shape", [("fc", (6,)), ("cnn", (20, 20, 1))])
-def test_kernel_times_is_the_product_with_the_whole_kernel(kind, shape):
+def test_start_integrates_the_predictor_beside_the_caller_and_measure_waits_for_it():
+    """`KernelObserver.start` returns while the Theta_0 predictor integrates up to the record's t in
+    its thread; `measure` then gives the numbers a `measure` alone gives (float64: equal), and
+    integrates to its own t when `start` began another one."""
+    from conftest import build_model, task_of
+    from lazyfeat_tf import config as config_lib
+    from lazyfeat_tf import dynamics
+    from test_measures import perturb
+
+    config = tracked_config(dtype="float64")
+    spec, task = config_lib.resolve(config), task_of(config)
+    observers = []
+    for _ in range(2):  # the same seed: the same network and predictor
+        model = build_model(config, task.input_shape)
+        perturb(model)
+        observers.append(ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0))
+    alone, started = observers
+    outputs = np.linspace(-1.0, 1.0, len(task.y_train))
+    at_1, at_2 = (dynamics.FlowState(10 * t, t, 0.1, 0, -1.0, 1.0, -1.0, "running") for t in (1.0, 2.0))
+    started.start(at_1)
+    assert started.initial._background is not None  # integrating in its thread
+    assert started.measure(at_1, outputs) == alone.measure(at_1, outputs)
+    assert started.initial.flow.state().t == 1.0
+    started.start(at_1)
+    flat, drift = started.measure(at_2, outputs)  # not the t started: integrated on to t = 2
+    assert drift["t"] == 2.0 and started.initial.flow.state().t == 2.0
+    assert (flat, drift) == alone.measure(at_2, outputs)
+
+
+@pytest.mark.parametrize("kind, shape, structured_path", [("fc", (6,), True), ("fc", (6,), False),
+                                                     ("cnn", (20, 20, 1), False)])
+def test_kernel_times_is_the_product_with_the_whole_kernel(monkeypatch, kind, shape, structured_path):
     """Theta(x_rows, x_cols) c without the kernel equals the product with the kernel of
     `empirical_ntk` (float64, 1e-10), at the current parameters and at w0 once the network has
-    moved, whatever the chunks; the parameters are given back exactly."""
+    moved, whatever the chunks, through a dense net's structured operands and by autodiff (the
+    CNN's way; forced for the dense net); the parameters are given back exactly."""
+    from lazyfeat_tf.ntk import structured
     from lazyfeat_tf.ntk.observer import kernel_times
     from test_kernels import inputs, make_model
     from test_measures import perturb
 
     model = make_model(shape, kind=kind, width=4 if kind == "cnn" else 8)  # with biases (beta = 0.5)
+    assert structured.dense_only(model) == (kind == "fc")
+    operands = structured.operands
+    passes = []
+    monkeypatch.setattr(structured, "operands", lambda *args: passes.append(1) or operands(*args))
+    if not structured_path:
+        monkeypatch.setattr(structured, "dense_only", lambda model: False)
     x_rows, x_cols = inputs(9, shape, 1), inputs(11, shape, 2)
     c = np.random.default_rng(3).normal(size=11)
     theta_0 = ntk.empirical_ntk(model, x_rows, x_cols).numpy()
@@ -317,12 +355,14 @@ def test_kernel_times_is_the_product_with_the_whole_kernel(kind, shape):
     theta_t = ntk.empirical_ntk(model, x_rows, x_cols).numpy()
     assert np.abs(theta_t @ c - theta_0 @ c).max() > 1e-3 * np.abs(theta_0 @ c).max()  # the two differ
     weights = [v.numpy().copy() for v in model.variables]
+    passes.clear()  # (the reference kernels above may go through the operands too)
     for chunk in (4096, 4):
         np.testing.assert_allclose(kernel_times(model, x_rows, x_cols, c, chunk=chunk), theta_t @ c, rtol=1e-10)
         np.testing.assert_allclose(kernel_times(model, x_rows, x_cols, c, initial=True, chunk=chunk),
                                    theta_0 @ c, rtol=1e-10)
     for v, w in zip(model.variables, weights):
         np.testing.assert_array_equal(v.numpy(), w)
+    assert bool(passes) == structured_path
 
 
 def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(monkeypatch):

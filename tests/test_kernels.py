@@ -420,7 +420,8 @@ def test_kernel_rows_of_a_set_with_itself_assemble_from_the_upper_blocks(monkeyp
     diagonal (blocks of 2 rows of 7 points): the whole kernel at T and at w0 (float64, 1e-10)."""
     from lazyfeat_tf.ntk import predictor
 
-    monkeypatch.setattr(structured, "SYMMETRIC_BLOCK_ROWS", 2)
+    sides = []
+    monkeypatch.setattr(predictor, "square_rows", lambda n: sides.append(n) or 2)
     model, fresh = perturbed(make_model(FC_SHAPE)), make_model(FC_SHAPE)
     x = inputs(7, FC_SHAPE, seed=3)
     for initial, reference in ((False, model), (True, fresh)):
@@ -429,3 +430,4 @@ def test_kernel_rows_of_a_set_with_itself_assemble_from_the_upper_blocks(monkeyp
         assert kernel.dtype == np.float64 and kernel.shape == (7, 7)
         assert_close(kernel, expected, FLOAT64_RTOL, f"symmetric assemble, initial={initial}")
         np.testing.assert_allclose(kernel, kernel.T, rtol=1e-12)
+    assert sides == [7, 7]  # the blocks' side comes from square_rows

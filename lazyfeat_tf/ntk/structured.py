@@ -210,6 +210,27 @@ def block_kernels(ops1, ops2, *, per_layer=True, input_gram=None, batch_size=Non
     return kernels if per_layer else {TOTAL: total}
 
 
+def gradient_of_sum(ops, c):
+    """The gradient of sum_j c_j f(x_j) over the points of the dense operands `ops` (`operands`; no
+    `ConvOperand`), in operand form: per operand, u^T diag(c) g `[fan_in (+ 1), units]` (a layer's
+    weights, and its bias as the beta row), or u^T c `[h]` (the readout). c: `[n]`."""
+    c = tf.convert_to_tensor(c, ops[0].u.dtype)
+    return [tf.linalg.matvec(op.u, c, transpose_a=True) if op.g is None
+            else tf.matmul(op.u, c[:, None] * op.g, transpose_a=True) for op in ops]
+
+
+def jacobian_times(ops, gradient):
+    """J(x) v `[n]` for the points of the dense operands `ops` and v a `gradient_of_sum`: with that
+    of the points x' and coefficients c, Theta(x, x') c without the kernel. A layer's share of point
+    i is u_i^T M g_i (((u u'^T) * (g g'^T)) c, as M = u'^T diag(c) g'), the readout's u_i . m: two
+    products of each layer's weight shape per point instead of the `[n, n']` Gram products."""
+    total = None
+    for op, m in zip(ops, gradient):
+        term = tf.linalg.matvec(op.u, m) if op.g is None else tf.reduce_sum(tf.matmul(op.u, m) * op.g, axis=1)
+        total = add(total, term)
+    return total
+
+
 def symmetric_rows(n):
     """Rows per block of a symmetric `[n, n]` kernel (n itself when it is one block)."""
     blocks = max(1, min(SYMMETRIC_MAX_BLOCKS, round(n / SYMMETRIC_BLOCK_ROWS)))
