@@ -18,16 +18,23 @@ At the end, `finish` trains the frozen-kernel predictors on Theta_0 and on the f
 convergence and reports their test errors (the article's "init. ker." and "final ker."), and with
 `full_drift` the kernel drift on the whole train and test sets (`ntk.full_drift`).
 
-The predictors' test errors come from `kernel_times`: their test outputs Theta(test, train) c by a
-backward and a double-backward pass of the network, without the kernel's Gram products.
+The predictors' test errors come from `kernel_times`: their test outputs Theta(test, train) c from
+passes of the network over both sets (a dense net's structured operands; other nets a backward and a
+double-backward pass), without the kernel's Gram products.
 
-What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores): the predictors'
-integrator compiles once with XLA (~0.45 s, or ~0.15 s from the persistent cache of
-`lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes ~5,000 steps
-of ~0.1 ms in all, in a thread (one core) while the probe kernels, Theta_T and the whole-set drift
-are computed; the `[n, n]` train kernels and the whole-test-set drift ~0.25 s; the probe kernels'
-tracing ~0.25 s and each record's probe kernels and metrics ~4.5 ms. In all 3-24% of the run's wall
-time over four invocations of benchmarks/kernel_tracking.py on a quiet machine (README).
+What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores, alpha*sqrt(h) = 0.01):
+about 0.85 s beside the network's own training (wall time outside the training loop, tracked minus
+untracked, five pairs: 0.83-0.93 s). At construction 0.35 s (the probe kernels' trace and first
+call 0.26-0.28 s, of which ~0.17 s is a full collection of Python's garbage collector that an
+untracked run goes through at its first record instead; the Theta_0 predictor's train kernel
+0.08 s); at the records 0.15 s more than untracked (0.3 s counting that collection), ~3.5 ms of
+probe kernels and metrics each, while the Theta_0 predictor integrates up to the record's t in its
+thread (`start`, beside the network's own measurements); at the end 0.31-0.38 s
+(Theta_T, the whole-test-set drift, the predictors' test outputs), the predictors' integrations in
+their thread meanwhile. Their integrator compiles once with XLA (~0.4 s, ~0.13 s from the persistent
+cache of `lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes
+~5,000 steps of ~0.06-0.08 ms in all. In all 10-18% of the run's wall time in
+benchmarks/kernel_tracking.py (README).
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
