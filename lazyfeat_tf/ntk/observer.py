@@ -34,7 +34,7 @@ thread (`start`, beside the network's own measurements); at the end 0.31-0.38 s
 their thread meanwhile. Their integrator compiles once with XLA (~0.4 s, ~0.13 s from the persistent
 cache of `lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes
 ~5,000 steps of ~0.06-0.08 ms in all. In all 10-18% of the run's wall time in
-benchmarks/kernel_tracking.py (README).
+benchmarks/kernel_tracking.py (README), where untracked runs alone move by +-5%.
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
