@@ -138,33 +138,52 @@ class Training:
                                              width=spec.width, seed=spec.seed)
         self.progress = records.Progress(len(task.y_train), spec.dynamics.max_steps)
         self.last_checkpoint = -math.inf
+        self.checkpoint_step = None  # the step of the last checkpoint saved or restored
+        self.pending = None  # the last record, until it is written (`record`)
 
     def wall_time(self):
         """Seconds of training so far, over every session of a resumed run."""
         return self.wall_before + time.time() - self.start
 
     def record(self, state):
-        """Measure, append to metrics.jsonl and TensorBoard, print; returns the record."""
+        """Measure and print; returns the record. It goes to metrics.jsonl and TensorBoard at once,
+        or, while the Theta_0 predictor integrates up to its t beside the training (its
+        `linear_distance`, `ntk.KernelObserver.measure`), at the next record or checkpoint
+        (`write_pending`): every checkpoint follows the record of its step."""
+        self.write_pending()
         train_outputs = self.trainer.outputs.numpy()
-        if self.observer is not None:
-            self.observer.start(state)  # its predictor integrates while the network is measured
         entry = self.evaluator.record(state, train_outputs, self.wall_time())
         if self.observer is not None:
             flat, drift = self.observer.measure(state, train_outputs)
             entry.update(flat)
             with self.writer.as_default():
                 drift_summary.write_drift_record(drift, step=state.step)
-        self.run_dir.append_metrics(entry)
-        records.write_scalars(self.writer, entry)
         self.progress(state, entry["wall_time"], entry["unsatisfied"], force=True)
+        self.pending = entry
+        if self.observer is None or not self.observer.distance_pending():
+            self.write_pending()
         return entry
 
+    def write_pending(self):
+        """Append the record not written yet (if any) to metrics.jsonl and TensorBoard, with its
+        linear distance (waiting for the Theta_0 predictor if it is still integrating)."""
+        if self.pending is None:
+            return
+        entry, self.pending = self.pending, None
+        if self.observer is not None:
+            entry.update(self.observer.linear_distance())
+        self.run_dir.append_metrics(entry)
+        records.write_scalars(self.writer, entry)
+
     def save_checkpoint(self, state, force=False):
-        """Checkpoint at most every `checkpoint_every_secs` (always when `force`)."""
+        """Checkpoint at most every `checkpoint_every_secs` (always when `force`), once per step."""
+        if state.step == self.checkpoint_step:
+            return
         if force or time.time() - self.last_checkpoint >= self.spec.checkpoint_every_secs:
+            self.write_pending()  # the record of the checkpoint's step, and the predictor at rest
             arrays = {key: variable.numpy() for key, variable in self.checkpointed.items()}
             self.run_dir.save_checkpoint(arrays, {"step": state.step, "wall_time": self.wall_time()})
-            self.last_checkpoint = time.time()
+            self.last_checkpoint, self.checkpoint_step = time.time(), state.step
 
     def restore(self):
         """Resume from the checkpoint if there is one; returns the last record (None if there is none)."""
@@ -183,7 +202,7 @@ class Training:
         arrays, loop_state = checkpoint
         for key, variable in self.checkpointed.items():
             variable.assign(arrays[key])
-        self.wall_before = loop_state["wall_time"]
+        self.wall_before, self.checkpoint_step = loop_state["wall_time"], loop_state["step"]
         print(f"resuming {self.run_dir.path} at step {loop_state['step']}", flush=True)
         return kept[-1]
 

@@ -300,10 +300,11 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     assert results["kernel_drift_train_full"] == pytest.approx(ntk.relative_drift(final[0], initial[0]), rel=1e-10)
 
 
-def test_start_integrates_the_predictor_beside_the_caller_and_measure_waits_for_it():
-    """`KernelObserver.start` returns while the Theta_0 predictor integrates up to the record's t in
-    its thread; `measure` then gives the numbers a `measure` alone gives (float64: equal), and
-    integrates to its own t when `start` began another one."""
+def test_measure_leaves_the_predictor_integrating_and_linear_distance_waits_for_it():
+    """`KernelObserver.measure` returns while the Theta_0 predictor integrates up to the record's t in
+    its thread; `linear_distance` then gives the distance to the predictor integrated to t in the
+    caller's thread (float64: equal). At t = 0 the distance comes with the record. A second
+    `measure`, or a `finish`, before the distance is asked for is an error, not a lost number."""
     from conftest import build_model, task_of
     from lazyfeat_tf import config as config_lib
     from lazyfeat_tf import dynamics
@@ -311,22 +312,67 @@ def test_start_integrates_the_predictor_beside_the_caller_and_measure_waits_for_
 
     config = tracked_config(dtype="float64")
     spec, task = config_lib.resolve(config), task_of(config)
-    observers = []
-    for _ in range(2):  # the same seed: the same network and predictor
-        model = build_model(config, task.input_shape)
-        perturb(model)
-        observers.append(ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0))
-    alone, started = observers
+    model = build_model(config, task.input_shape)
+    perturb(model)
+    observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
+    reference = ntk.FrozenKernelPredictor(observer.initial.system.theta.numpy(), np.zeros((1, len(task.y_train))),
+                                          task.y_train, task.y_test[:1], **ntk.predictor_options(spec))
     outputs = np.linspace(-1.0, 1.0, len(task.y_train))
-    at_1, at_2 = (dynamics.FlowState(10 * t, t, 0.1, 0, -1.0, 1.0, -1.0, "running") for t in (1.0, 2.0))
-    started.start(at_1)
-    assert started.initial._background is not None  # integrating in its thread
-    assert started.measure(at_1, outputs) == alone.measure(at_1, outputs)
-    assert started.initial.flow.state().t == 1.0
-    started.start(at_1)
-    flat, drift = started.measure(at_2, outputs)  # not the t started: integrated on to t = 2
-    assert drift["t"] == 2.0 and started.initial.flow.state().t == 2.0
-    assert (flat, drift) == alone.measure(at_2, outputs)
+    at_0, at_1, at_2, at_3, at_4 = (dynamics.FlowState(10 * t, t, 0.1, 0, -1.0, 1.0, -1.0, "running")
+                                    for t in (0.0, 1.0, 2.0, 3.0, 4.0))
+
+    def rms(difference):
+        return float(np.sqrt(np.mean(np.square(difference))))
+
+    flat, _ = observer.measure(at_0, outputs)
+    assert flat["linear_distance"] == rms(outputs) and not observer.distance_pending()  # F_lin(0) = 0
+    for state in (at_1, at_2):
+        flat, drift = observer.measure(state, outputs)
+        assert "linear_distance" not in flat and drift["t"] == state.t and observer.distance_pending()
+        assert observer.initial._background is not None  # integrating in its thread
+        reference.advance_to(state.t)
+        assert observer.linear_distance() == {"linear_distance": rms(outputs - reference.train_outputs())}
+        assert observer.linear_distance() == {}
+    observer.measure(at_3, outputs)
+    with pytest.raises(RuntimeError, match=r"record at t = 3.0 was not asked for: call linear_distance\(\)"):
+        observer.measure(at_4, outputs)
+    observer.finish(at_4)
+    with pytest.raises(RuntimeError, match="moved on from the record's t = 3.0"):
+        observer.linear_distance()
+
+
+@pytest.mark.parametrize("every_secs", [0.0, 10.0])
+def test_every_checkpoint_follows_the_record_of_its_step_and_every_record_has_its_distance(
+        tmp_path, monkeypatch, every_secs):
+    """Records wait for their linear distance (written at the next record or checkpoint): when a
+    checkpoint is saved, metrics.jsonl already holds the record of its step; in the end every record
+    is written once, in order, with its linear distance (checkpoints at every record, or only at
+    the ends)."""
+    from lazyfeat_tf import rundir
+
+    workdir = str(tmp_path / "run")
+    saved, late = [], []
+    save_checkpoint, record = rundir.RunDir.save_checkpoint, train.Training.record
+
+    def checked_save_checkpoint(self, arrays, state):
+        assert read_metrics(workdir)[-1]["step"] == state["step"]
+        saved.append(state["step"])
+        return save_checkpoint(self, arrays, state)
+
+    def checked_record(self, state):
+        entry = record(self, state)
+        late.append(read_metrics(workdir)[-1]["step"] != state.step)
+        return entry
+
+    monkeypatch.setattr(rundir.RunDir, "save_checkpoint", checked_save_checkpoint)
+    monkeypatch.setattr(train.Training, "record", checked_record)
+    train.train_and_evaluate(tracked_config(alpha_sqrt_h=1.0, checkpoint_every_secs=every_secs), workdir)
+    records = read_metrics(workdir)
+    assert [r["step"] for r in records] == sorted({r["step"] for r in records}) and len(records) == len(late)
+    assert saved == ([r["step"] for r in records] if every_secs == 0 else [0, records[-1]["step"]])  # once a step
+    assert all(late[1:]) and not late[0]  # each record after t = 0 waits for its distance
+    assert all(np.isfinite(r["linear_distance"]) for r in records)
+    assert records[0]["linear_distance"] == 0.0 and records[-1]["linear_distance"] > 0.0
 
 
 @pytest.mark.parametrize("kind, shape, structured_path", [("fc", (6,), True), ("fc", (6,), False),

@@ -162,7 +162,7 @@ class KernelObserver:
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
-        self._started = None  # the t of the record whose predictor's integration `start` began
+        self._distance_at = None  # (t, the network's train outputs) of a linear distance to give
 
     def _kernels(self, initial=False):
         """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
@@ -218,24 +218,22 @@ class KernelObserver:
             error = self._running_test_error(self._kernels() if kernels is None else kernels)
             self.moments.store(indices, state.t, state.step, error)
 
-    def start(self, state):
-        """Start the Theta_0 predictor's integration up to the t of the record of `state`, in its
-        thread (one core), while the caller takes the network's own measurements (`records.Evaluator`:
-        mostly Python and small eager ops) and then `measure`. Nothing may change the parameters
-        meanwhile. (The probe kernels run in `measure`: in a thread too they slowed the evaluator
-        more than they took off, 1.12-1.17 s against 1.08-1.11 s of records in the demo run.)"""
-        if self.initial is not None:
-            self.initial.advance_to(state.t, wait=False)
-        self._started = state.t
-
     def measure(self, state, train_outputs):
-        """Kernel metrics at the record of `state` (a `dynamics.FlowState`; `start` first, or it is
-        called here): (flat scalars for metrics.jsonl, the full drift record)."""
+        """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
+        metrics.jsonl, the full drift record).
+
+        With predictors, the record's `linear_distance` needs the Theta_0 predictor at the record's
+        t: `measure` starts its integration up to t in its thread and returns, so that it runs
+        beside the network's next stretch of training (TensorFlow releases the GIL in both), and
+        `linear_distance()` gives it when asked (at the next record, or before a checkpoint).
+        Nothing may move the predictor meanwhile. At t = 0 of a fresh run the predictor has not
+        moved: the distance is in `flat` at once, and its integrator compiles in the background.
+        """
         t = state.t
-        if self._started != t:
-            self.start(state)
-        self._started = None
-        drift = self.tracker.measure(t)  # the predictor's integration goes on meanwhile
+        if self._distance_at is not None:
+            raise RuntimeError(f"the linear distance of the record at t = {self._distance_at[0]} was not asked "
+                               "for: call linear_distance() before the next measure")
+        drift = self.tracker.measure(t)
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
             "kernel_alignment_train": drift["alignment"]["train"],
@@ -248,14 +246,35 @@ class KernelObserver:
                 kernel_alignment_test=drift["alignment"]["test"],
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
-        if self.initial is not None:
-            difference = train_outputs - self.initial.train_outputs()
-            with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
-                flat["linear_distance"] = float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
-            if t == 0:  # the first record of a fresh run: compile while the network traces its step
-                self.initial.compile_in_background()
         self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
+        if self.initial is not None:
+            self._distance_at = (t, np.array(train_outputs, copy=True))
+            if t == 0:  # a fresh run's first record: the predictor has not moved
+                flat.update(self.linear_distance())
+                self.initial.compile_in_background()
+            else:
+                self.initial.advance_to(t, wait=False)
         return flat, drift
+
+    def distance_pending(self):
+        """Whether the last `measure` left its `linear_distance` to be asked for."""
+        return self._distance_at is not None
+
+    def linear_distance(self):
+        """{"linear_distance": RMS over the training points of F_t - F_lin(t)}: the network's outputs
+        at the last `measure` against the Theta_0 predictor's at the same t (waits for its
+        integration; inf or NaN for a diverging network); {} when none is pending."""
+        if self._distance_at is None:
+            return {}
+        (t, train_outputs), self._distance_at = self._distance_at, None
+        predictor_outputs = self.initial.train_outputs()  # waits for the integration
+        moved_on = self.initial.flow.state().t > float(np.asarray(t, predictor_outputs.dtype))
+        if moved_on:
+            raise RuntimeError(f"the Theta_0 predictor has moved on from the record's t = {t}: ask for "
+                               "the linear distance before `finish` or another `measure`")
+        difference = train_outputs - predictor_outputs
+        with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
+            return {"linear_distance": float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))}
 
     def finish(self, state):
         """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
