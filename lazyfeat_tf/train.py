@@ -146,32 +146,33 @@ class Training:
         return self.wall_before + time.time() - self.start
 
     def record(self, state):
-        """Measure and print; returns the record. It goes to metrics.jsonl and TensorBoard at once,
-        or, while the Theta_0 predictor integrates up to its t beside the training (its
-        `linear_distance`, `ntk.KernelObserver.measure`), at the next record or checkpoint
-        (`write_pending`): every checkpoint follows the record of its step."""
+        """Measure and print; returns the record. It goes to metrics.jsonl and TensorBoard at once
+        without kernel tracking; with it, the kernel measurements run beside the network's next
+        stretch of training (`ntk.KernelObserver.start`), and the record is written with them at
+        the next record or checkpoint (`write_pending`): every checkpoint follows the record of its
+        step."""
         self.write_pending()
         train_outputs = self.trainer.outputs.numpy()
         entry = self.evaluator.record(state, train_outputs, self.wall_time())
-        if self.observer is not None:
-            flat, drift = self.observer.measure(state, train_outputs)
-            entry.update(flat)
-            with self.writer.as_default():
-                drift_summary.write_drift_record(drift, step=state.step)
         self.progress(state, entry["wall_time"], entry["unsatisfied"], force=True)
         self.pending = entry
-        if self.observer is None or not self.observer.distance_pending():
+        if self.observer is not None:
+            self.observer.start(state, train_outputs)
+        else:
             self.write_pending()
         return entry
 
     def write_pending(self):
         """Append the record not written yet (if any) to metrics.jsonl and TensorBoard, with its
-        linear distance (waiting for the Theta_0 predictor if it is still integrating)."""
+        kernel measurements (waiting for them if they are still running)."""
         if self.pending is None:
             return
         entry, self.pending = self.pending, None
         if self.observer is not None:
-            entry.update(self.observer.linear_distance())
+            flat, drift = self.observer.collect()
+            entry.update(flat)
+            with self.writer.as_default():
+                drift_summary.write_drift_record(drift, step=entry["step"])
         self.run_dir.append_metrics(entry)
         records.write_scalars(self.writer, entry)
 
@@ -180,7 +181,7 @@ class Training:
         if state.step == self.checkpoint_step:
             return
         if force or time.time() - self.last_checkpoint >= self.spec.checkpoint_every_secs:
-            self.write_pending()  # the record of the checkpoint's step, and the predictor at rest
+            self.write_pending()  # the record of the checkpoint's step; the kernel measurements at rest
             arrays = {key: variable.numpy() for key, variable in self.checkpointed.items()}
             self.run_dir.save_checkpoint(arrays, {"step": state.step, "wall_time": self.wall_time()})
             self.last_checkpoint, self.checkpoint_step = time.time(), state.step

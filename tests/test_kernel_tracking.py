@@ -300,11 +300,13 @@ def test_observer_predictors_never_hold_the_test_kernel_and_match_the_whole_kern
     assert results["kernel_drift_train_full"] == pytest.approx(ntk.relative_drift(final[0], initial[0]), rel=1e-10)
 
 
-def test_measure_leaves_the_predictor_integrating_and_linear_distance_waits_for_it():
-    """`KernelObserver.measure` returns while the Theta_0 predictor integrates up to the record's t in
-    its thread; `linear_distance` then gives the distance to the predictor integrated to t in the
-    caller's thread (float64: equal). At t = 0 the distance comes with the record. A second
-    `measure`, or a `finish`, before the distance is asked for is an error, not a lost number."""
+def test_start_measures_beside_the_training_and_collect_waits_for_it():
+    """`KernelObserver.start` returns while the probe kernels (on a snapshot of the parameters) and
+    the Theta_0 predictor's integration up to the record's t run in their threads; the parameters
+    may move meanwhile. `collect` then gives what measuring at the record gives: the tracker's
+    record at the record's parameters, the distance to the predictor integrated to t in the
+    caller's thread (float64: equal). At t = 0 the distance is taken at once. A second `start`, or
+    a `finish`, before `collect` is an error, not a lost record."""
     from conftest import build_model, task_of
     from lazyfeat_tf import config as config_lib
     from lazyfeat_tf import dynamics
@@ -312,39 +314,49 @@ def test_measure_leaves_the_predictor_integrating_and_linear_distance_waits_for_
 
     config = tracked_config(dtype="float64")
     spec, task = config_lib.resolve(config), task_of(config)
-    model = build_model(config, task.input_shape)
-    perturb(model)
+    models = []
+    for _ in range(2):  # the same seed: the same network
+        models.append(build_model(config, task.input_shape))
+    model, twin = models
     observer = ntk.KernelObserver(model, task, spec.kernels, ntk.predictor_options(spec), initial_loss=1.0)
+    tracker = ntk.KernelTracker(twin, task.x_train[:16], task.y_train[:16], task.x_test[:16], task.y_test[:16],
+                                n_eigenvalues=3, heatmap_size=4)
     reference = ntk.FrozenKernelPredictor(observer.initial.system.theta.numpy(), np.zeros((1, len(task.y_train))),
                                           task.y_train, task.y_test[:1], **ntk.predictor_options(spec))
     outputs = np.linspace(-1.0, 1.0, len(task.y_train))
-    at_0, at_1, at_2, at_3, at_4 = (dynamics.FlowState(10 * t, t, 0.1, 0, -1.0, 1.0, -1.0, "running")
-                                    for t in (0.0, 1.0, 2.0, 3.0, 4.0))
+    states = [dynamics.FlowState(10 * t, t, 0.1, 0, -1.0, 1.0, -1.0, "running") for t in (0.0, 1.0, 2.0, 3.0)]
 
     def rms(difference):
         return float(np.sqrt(np.mean(np.square(difference))))
 
-    flat, _ = observer.measure(at_0, outputs)
-    assert flat["linear_distance"] == rms(outputs) and not observer.distance_pending()  # F_lin(0) = 0
-    for state in (at_1, at_2):
-        flat, drift = observer.measure(state, outputs)
-        assert "linear_distance" not in flat and drift["t"] == state.t and observer.distance_pending()
-        assert observer.initial._background is not None  # integrating in its thread
+    for state in states[:3]:
+        observer.start(state, outputs)
+        assert observer.pending() and observer.initial._background is not None  # compiling or integrating
+        expected = tracker.measure(state.t)  # the twin at the parameters of the record
+        for variable in model.trainable_weights:  # training goes on meanwhile
+            variable.assign(variable + 0.1)
+        flat, drift = observer.collect()
+        assert not observer.pending() and drift == expected
+        assert flat["kernel_drift_train"] == expected["drift"]["train"]["total"]
         reference.advance_to(state.t)
-        assert observer.linear_distance() == {"linear_distance": rms(outputs - reference.train_outputs())}
-        assert observer.linear_distance() == {}
-    observer.measure(at_3, outputs)
-    with pytest.raises(RuntimeError, match=r"record at t = 3.0 was not asked for: call linear_distance\(\)"):
-        observer.measure(at_4, outputs)
-    observer.finish(at_4)
-    with pytest.raises(RuntimeError, match="moved on from the record's t = 3.0"):
-        observer.linear_distance()
+        assert flat["linear_distance"] == (rms(outputs) if state.t == 0 else rms(outputs - reference.train_outputs()))
+        for a, b in zip(twin.trainable_weights, model.trainable_weights):
+            a.assign(b)
+    assert expected["drift"]["train"]["total"] > 0.0
+    observer.start(states[3], outputs)
+    with pytest.raises(RuntimeError, match=r"record at t = 3.0 was not collected: call collect\(\) before the next"):
+        observer.start(states[3], outputs)
+    with pytest.raises(RuntimeError, match=r"call collect\(\) before finish"):
+        observer.finish(states[3])
+    observer.collect()
+    with pytest.raises(RuntimeError, match="no record to collect"):
+        observer.collect()
 
 
 @pytest.mark.parametrize("every_secs", [0.0, 10.0])
-def test_every_checkpoint_follows_the_record_of_its_step_and_every_record_has_its_distance(
+def test_every_checkpoint_follows_the_record_of_its_step_and_every_record_has_its_kernel_numbers(
         tmp_path, monkeypatch, every_secs):
-    """Records wait for their linear distance (written at the next record or checkpoint): when a
+    """Records wait for their kernel measurements (written at the next record or checkpoint): when a
     checkpoint is saved, metrics.jsonl already holds the record of its step; in the end every record
     is written once, in order, with its linear distance (checkpoints at every record, or only at
     the ends)."""
@@ -361,7 +373,8 @@ def test_every_checkpoint_follows_the_record_of_its_step_and_every_record_has_it
 
     def checked_record(self, state):
         entry = record(self, state)
-        late.append(read_metrics(workdir)[-1]["step"] != state.step)
+        written = read_metrics(workdir)
+        late.append(not written or written[-1]["step"] != state.step)
         return entry
 
     monkeypatch.setattr(rundir.RunDir, "save_checkpoint", checked_save_checkpoint)
@@ -370,8 +383,8 @@ def test_every_checkpoint_follows_the_record_of_its_step_and_every_record_has_it
     records = read_metrics(workdir)
     assert [r["step"] for r in records] == sorted({r["step"] for r in records}) and len(records) == len(late)
     assert saved == ([r["step"] for r in records] if every_secs == 0 else [0, records[-1]["step"]])  # once a step
-    assert all(late[1:]) and not late[0]  # each record after t = 0 waits for its distance
-    assert all(np.isfinite(r["linear_distance"]) for r in records)
+    assert all(late)  # each record waits for its kernel measurements
+    assert all(np.isfinite(r["linear_distance"]) and np.isfinite(r["kernel_drift_train"]) for r in records)
     assert records[0]["linear_distance"] == 0.0 and records[-1]["linear_distance"] > 0.0
 
 

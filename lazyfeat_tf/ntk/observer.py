@@ -22,19 +22,23 @@ The predictors' test errors come from `kernel_times`: their test outputs Theta(t
 passes of the network over both sets (a dense net's structured operands; other nets a backward and a
 double-backward pass), without the kernel's Gram products.
 
-What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores, alpha*sqrt(h) = 0.01):
-about 0.85 s beside the network's own training (wall time outside the training loop, tracked minus
-untracked, five pairs: 0.83-0.93 s). At construction 0.35 s (the probe kernels' trace and first
-call 0.26-0.28 s, of which ~0.17 s is a full collection of Python's garbage collector that an
-untracked run goes through at its first record instead; the Theta_0 predictor's train kernel
-0.08 s); at the records 0.15 s more than untracked (0.3 s counting that collection), ~3.5 ms of
-probe kernels and metrics each, while the Theta_0 predictor integrates up to the record's t in its
-thread (`start`, beside the network's own measurements); at the end 0.31-0.38 s
-(Theta_T, the whole-test-set drift, the predictors' test outputs), the predictors' integrations in
-their thread meanwhile. Their integrator compiles once with XLA (~0.4 s, ~0.13 s from the persistent
-cache of `lazyfeat_tf.compilation_cache`; in the background from the first record on) and takes
-~5,000 steps of ~0.06-0.08 ms in all. In all 10-18% of the run's wall time in
-benchmarks/kernel_tracking.py (README), where untracked runs alone move by +-5%.
+A record's measurements run beside the network's next stretch of training (`start`, then
+`collect` at the next record or checkpoint): the probe kernels on a snapshot of the parameters
+(`KernelTracker.snapshot`) and the Theta_0 predictor's integration up to the record's t, each in
+its thread. The network's training loop leaves CPU time free at the demo's size (one intra-op
+thread trains it nearly as fast as two), which they use; they slow it somewhat.
+
+What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores): about 0.7-1.2 s in
+all, 7-15% of the run (benchmarks/kernel_tracking.py, README; untracked runs alone move by +-5%).
+At construction 0.35 s (the probe kernels' trace and first call 0.25-0.3 s, of which ~0.18 s is a
+full collection of Python's garbage collector that an untracked run goes through at its first
+record instead; the Theta_0 predictor's train kernel 0.08 s); at the records about nothing more
+than untracked beside the loop (~3.5 ms of probe kernels and metrics and ~60 steps of the
+predictor each, in the threads), the loop itself slowed by about 0-0.4 s; at the end 0.27-0.4 s
+(Theta_T, the whole-test-set drift, the predictors' test outputs; the final predictor's
+integration in its thread meanwhile). The predictors' integrator compiles once with XLA (~0.4 s,
+~0.13 s from the persistent cache of `lazyfeat_tf.compilation_cache`; in the background from the
+first record on) and takes ~5,000 steps of ~0.04-0.07 ms in all.
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
@@ -42,6 +46,7 @@ time; the `[n_test, n]` test kernel is never computed (`kernel_times`; under a s
 the kernels, by blocks of rows, `ntk.predictor.KernelRows`).
 """
 
+import concurrent.futures
 import contextlib
 
 import numpy as np
@@ -162,7 +167,8 @@ class KernelObserver:
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
-        self._distance_at = None  # (t, the network's train outputs) of a linear distance to give
+        self._record = None  # the measurements of the record `start` began, until `collect`
+        self._tracking = None  # the thread of the probe kernels' measurements, made at the first record
 
     def _kernels(self, initial=False):
         """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
@@ -218,22 +224,57 @@ class KernelObserver:
             error = self._running_test_error(self._kernels() if kernels is None else kernels)
             self.moments.store(indices, state.t, state.step, error)
 
-    def measure(self, state, train_outputs):
-        """Kernel metrics at the record of `state` (a `dynamics.FlowState`): (flat scalars for
-        metrics.jsonl, the full drift record).
+    def start(self, state, train_outputs):
+        """Start the kernel measurements of the record of `state` (a `dynamics.FlowState`; the
+        network's train outputs `[n]` at it) and return: they run in threads beside the network's
+        next stretch of training (TensorFlow releases the GIL in both) until `collect` asks for them.
 
-        With predictors, the record's `linear_distance` needs the Theta_0 predictor at the record's
-        t: `measure` starts its integration up to t in its thread and returns, so that it runs
-        beside the network's next stretch of training (TensorFlow releases the GIL in both), and
-        `linear_distance()` gives it when asked (at the next record, or before a checkpoint).
-        Nothing may move the predictor meanwhile. At t = 0 of a fresh run the predictor has not
-        moved: the distance is in `flat` at once, and its integrator compiles in the background.
+        - the probe kernels and their metrics (`KernelTracker.measure`), on a snapshot of the
+          trained variables taken here: training may move the variables meanwhile (the jacobian
+          method, which differentiates the variables themselves, measures here);
+        - with predictors, the Theta_0 predictor's integration up to the record's t, for the
+          record's `linear_distance` (at t = 0 of a fresh run it has not moved: the distance is
+          taken here, and its integrator compiles in the background). Nothing else may move the
+          predictor until `collect`.
+
+        The running-kernel predictors due at this record are trained here, before returning.
         """
         t = state.t
-        if self._distance_at is not None:
-            raise RuntimeError(f"the linear distance of the record at t = {self._distance_at[0]} was not asked "
-                               "for: call linear_distance() before the next measure")
-        drift = self.tracker.measure(t)
+        if self._record is not None:
+            raise RuntimeError(f"the record at t = {self._record['t']} was not collected: call collect() "
+                               "before the next start")
+        if self._tracking is None:
+            self._tracking = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kernel-tracker")
+        values = self.tracker.snapshot()
+        if values is None:  # the jacobian method measures the current parameters: now
+            drift = concurrent.futures.Future()
+            drift.set_result(self.tracker.measure(t))
+        else:
+            drift = self._tracking.submit(self.tracker.measure, t, values)
+        record = {"t": t, "drift": drift}
+        self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
+        if self.initial is not None:
+            if t == 0:  # a fresh run's first record: the predictor has not moved
+                record["linear_distance"] = _rms(train_outputs - self.initial.train_outputs())
+                self.initial.compile_in_background()
+            else:
+                record["train_outputs"] = np.array(train_outputs, copy=True)
+                self.initial.advance_to(t, wait=False)
+        self._record = record
+
+    def pending(self):
+        """Whether a record was started and not collected yet."""
+        return self._record is not None
+
+    def collect(self):
+        """The measurements of the record `start` began (waiting for them): (flat scalars for
+        metrics.jsonl, the full drift record). `linear_distance`: the RMS over the training points
+        of F_t - F_lin(t), the network's outputs against the Theta_0 predictor's at the same t (inf
+        or NaN for a diverging network)."""
+        if self._record is None:
+            raise RuntimeError("no record to collect: call start(state, train_outputs) first")
+        record, self._record = self._record, None
+        drift = record["drift"].result()
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
             "kernel_alignment_train": drift["alignment"]["train"],
@@ -246,39 +287,17 @@ class KernelObserver:
                 kernel_alignment_test=drift["alignment"]["test"],
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
-        self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
-        if self.initial is not None:
-            self._distance_at = (t, np.array(train_outputs, copy=True))
-            if t == 0:  # a fresh run's first record: the predictor has not moved
-                flat.update(self.linear_distance())
-                self.initial.compile_in_background()
-            else:
-                self.initial.advance_to(t, wait=False)
+        if "linear_distance" in record:
+            flat["linear_distance"] = record["linear_distance"]
+        elif "train_outputs" in record:  # waits for the predictor's integration
+            flat["linear_distance"] = _rms(record["train_outputs"] - self.initial.train_outputs())
         return flat, drift
-
-    def distance_pending(self):
-        """Whether the last `measure` left its `linear_distance` to be asked for."""
-        return self._distance_at is not None
-
-    def linear_distance(self):
-        """{"linear_distance": RMS over the training points of F_t - F_lin(t)}: the network's outputs
-        at the last `measure` against the Theta_0 predictor's at the same t (waits for its
-        integration; inf or NaN for a diverging network); {} when none is pending."""
-        if self._distance_at is None:
-            return {}
-        (t, train_outputs), self._distance_at = self._distance_at, None
-        predictor_outputs = self.initial.train_outputs()  # waits for the integration
-        moved_on = self.initial.flow.state().t > float(np.asarray(t, predictor_outputs.dtype))
-        if moved_on:
-            raise RuntimeError(f"the Theta_0 predictor has moved on from the record's t = {t}: ask for "
-                               "the linear distance before `finish` or another `measure`")
-        difference = train_outputs - predictor_outputs
-        with np.errstate(over="ignore", invalid="ignore"):  # inf or NaN for a diverging network
-            return {"linear_distance": float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))}
 
     def finish(self, state):
         """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
-        final `state` of the network."""
+        final `state` of the network (its last record collected)."""
+        if self._record is not None:
+            raise RuntimeError(f"the record at t = {self._record['t']} was not collected: call collect() before finish")
         results = {}
         final = None
         # The predictors' integrations run in a thread (one core) beside the network's kernels.
@@ -311,6 +330,12 @@ class KernelObserver:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
         return results, arrays
+
+
+def _rms(difference):
+    """sqrt(mean(difference^2)) in float64 (inf or NaN for a diverging network)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
 
 
 def predictor_options(spec):

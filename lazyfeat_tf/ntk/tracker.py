@@ -5,11 +5,15 @@ kernel) and a test probe set (test x test kernel), both in one `tf.function` cal
 construction (~0.15 s of CPU, one trace of the kernel shared by probe sets of the same size; then
 ~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
 It computes them at initialization, keeps Theta_0 and the latest Theta_t only (never a history) and
-returns JSON-ready records from `measure(t)`, made of the `ntk.metrics` functions.
+returns JSON-ready records from `measure(t)`, made of the `ntk.metrics` functions. With the
+structured method `measure(t, snapshot())` measures the parameters of the moment of the snapshot,
+even if they have moved since (their values go through a Keras `StatelessScope`): a record can be
+measured in a thread while training goes on.
 """
 
 import functools
 
+import keras
 import numpy as np
 import tensorflow as tf
 import threadpoolctl
@@ -101,12 +105,19 @@ class KernelTracker:
         # The first layer's Gram on the probes does not depend on the parameters: computed once.
         grams = {split: first_layer_gram(model, x) if self.method == "structured" else None
                  for split, x in inputs.items()}
+        # The structured kernels of given values of the trained variables (a `snapshot`), read
+        # through a Keras StatelessScope: the variables themselves may move meanwhile (training in
+        # another thread). The jacobian method differentiates the variables: their current values.
+        self._variables = list(model.trainable_weights) if self.method == "structured" else []
         # Traced once per probe shape: the train and test probes of the same size share one trace.
         layer_kernels = tf.function(self._layer_kernels, autograph=False)
-        self._probe_kernels = tf.function(  # one call per measure, ~7x faster than eager
-            lambda: {split: layer_kernels(x, grams[split]) for split, x in inputs.items()}, autograph=False
-        )
-        self._initial = self._kernels()
+
+        def probe_kernels(values):
+            with keras.StatelessScope(state_mapping=list(zip(self._variables, values))):
+                return {split: layer_kernels(x, grams[split]) for split, x in inputs.items()}
+
+        self._probe_kernels = tf.function(probe_kernels, autograph=False)  # ~7x faster than eager
+        self._initial = self._kernels(self._now())
         self._current = self._initial
 
     @property
@@ -122,24 +133,38 @@ class KernelTracker:
         )
         return {**per_layer, TOTAL: tf.add_n(list(per_layer.values()))}
 
-    def _kernels(self):
-        """{split: {layer name or TOTAL: [n, n] numpy kernel}} at the current parameters."""
+    def snapshot(self):
+        """The values of the trained variables now, for a later `measure` (tensors: a variable that
+        moves after this gets a new buffer, the snapshot keeps its values); None with the jacobian
+        method, which can only measure the current values."""
+        return [tf.identity(v.value) for v in self._variables] if self.method == "structured" else None
+
+    def _now(self):
+        return self.snapshot() or []
+
+    def _kernels(self, values):
+        """{split: {layer name or TOTAL: [n, n] numpy kernel}} at the trained variables' `values`."""
         return {
             split: {name: kernel.numpy() for name, kernel in by_name.items()}
-            for split, by_name in self._probe_kernels().items()
+            for split, by_name in self._probe_kernels(values).items()
         }
 
-    def measure(self, t):
-        """Computes Theta_t on the probes and returns the record (see the class docstring).
+    def measure(self, t, values=None):
+        """Computes Theta_t on the probes and returns the record (see the class docstring), at the
+        trained variables' `values` (a `snapshot` taken at time t, the variables having moved on
+        since; structured method only) or, by default, their current ones.
 
         The small numpy reductions run on one BLAS thread: several BLAS threads fighting
         TensorFlow's thread pool made them ~10x slower on a 2-core machine.
         """
+        if values is not None and self.method != "structured":
+            raise ValueError(f"the {self.method} method measures the current parameters only: call "
+                             "measure(t) without values")
         with _blas().limit(limits=1, user_api="blas"):
-            return self._measure(t)
+            return self._measure(t, self._now() if values is None else values)
 
-    def _measure(self, t):
-        self._current = self._kernels()
+    def _measure(self, t, values):
+        self._current = self._kernels(values)
         record = {"t": float(t), "drift": {}, "alignment": {}, "eigenvalues": {}, "effective_rank": {}}
         for split, (_, y) in self.probes.items():
             current, initial = self._current[split], self._initial[split]
@@ -177,5 +202,5 @@ class KernelTracker:
     def current_kernels(self):
         """Theta at the current parameters, computed now (a resumed run may have made no `measure`
         since its parameters were restored), keyed as `initial_kernels`."""
-        self._current = self._kernels()
+        self._current = self._kernels(self._now())
         return self._flat(self._current)
