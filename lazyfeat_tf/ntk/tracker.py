@@ -140,6 +140,7 @@ class KernelTracker:
         return [tf.identity(v.value) for v in self._variables] if self.method == "structured" else None
 
     def _now(self):
+        """The values to measure the current parameters with (none for the jacobian method)."""
         return self.snapshot() or []
 
     def _kernels(self, values):
