@@ -75,7 +75,7 @@ class Evaluator:
 
     def output_changes(self, train_outputs, test_outputs):
         """||F_t - F_0|| / sqrt(n) on the train and on the test set (F_0 = F(w0))."""
-        return {f"output_change_{split}": _rms(outputs - self.initial_outputs[split])
+        return {f"output_change_{split}": rms(outputs - self.initial_outputs[split])
                 for split, outputs in (("train", train_outputs), ("test", np.asarray(test_outputs)))}
 
     def preactivation_changes(self):
@@ -122,7 +122,7 @@ def preactivations(trunk, x):
     return found
 
 
-def _rms(array):
+def rms(array):
     """sqrt(mean(array^2)) in float64 (NaN or inf for a diverged network)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return math.sqrt(_squared_norm(array) / max(1, np.size(array)))

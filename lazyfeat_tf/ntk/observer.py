@@ -52,7 +52,7 @@ import contextlib
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf import accelerators, losses, models
+from lazyfeat_tf import accelerators, losses, models, records
 from lazyfeat_tf.ntk import structured
 from lazyfeat_tf.ntk.full_drift import full_set_drift, initial_parameters, kernels_change
 from lazyfeat_tf.ntk.predictor import FrozenKernelPredictor, KernelRows
@@ -255,7 +255,7 @@ class KernelObserver:
         self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
         if self.initial is not None:
             if t == 0:  # a fresh run's first record: the predictor has not moved
-                record["linear_distance"] = _rms(train_outputs - self.initial.train_outputs())
+                record["linear_distance"] = records.rms(train_outputs - self.initial.train_outputs())
                 self.initial.compile_in_background()
             else:
                 record["train_outputs"] = np.array(train_outputs, copy=True)
@@ -290,7 +290,7 @@ class KernelObserver:
         if "linear_distance" in record:
             flat["linear_distance"] = record["linear_distance"]
         elif "train_outputs" in record:  # waits for the predictor's integration
-            flat["linear_distance"] = _rms(record["train_outputs"] - self.initial.train_outputs())
+            flat["linear_distance"] = records.rms(record["train_outputs"] - self.initial.train_outputs())
         return flat, drift
 
     def finish(self, state):
@@ -330,12 +330,6 @@ class KernelObserver:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
         return results, arrays
-
-
-def _rms(difference):
-    """sqrt(mean(difference^2)) in float64 (inf or NaN for a diverging network)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.sqrt(np.mean(np.square(difference, dtype=np.float64))))
 
 
 def predictor_options(spec):
