@@ -6,6 +6,7 @@ and does the work.
 """
 
 import contextlib
+import gc
 import os
 import re
 import sys
@@ -63,10 +64,13 @@ def import_tensorflow_quietly():
     """Import TensorFlow without its start-up log lines on stderr (TF 2.21 writes them before its
     logging is initialized, whatever TF_CPP_MIN_LOG_LEVEL says). Entry points call it after parsing
     their flags and checking their inputs, before the work that needs TensorFlow. The persistent
-    XLA cache (`lazyfeat_tf.compilation_cache`) is turned on first."""
+    XLA cache (`lazyfeat_tf.compilation_cache`) is turned on first. The ~350,000 objects the import
+    leaves are then moved out of the garbage collector's sight (`gc.freeze`): each full collection
+    would walk them all (0.18 s, about once per demo-size run)."""
     compilation_cache.enable()
     with _without_tensorflow_startup_lines():
         import tensorflow as tf
+    gc.freeze()
     tf.get_logger().setLevel("ERROR")  # e.g. the TPU initialization's INFO lines before a one-line error
     logging.set_verbosity(logging.ERROR)
 

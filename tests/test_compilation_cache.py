@@ -1,5 +1,6 @@
 """Tests of lazyfeat_tf.compilation_cache: the persistent XLA cache the entry points turn on."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def test_an_unwritable_directory_leaves_the_cache_off(tmp_path):
 
 
 def test_a_sweep_task_turns_the_cache_on(monkeypatch, tmp_path):
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # a worker's first task freezes its objects: not pytest's
     monkeypatch.setenv(compilation_cache.ENV, str(tmp_path))
     monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
     task = {"name": "p", "config": {}, "workdir": str(tmp_path / "run"), "log": str(tmp_path / "logs" / "p.log"),

@@ -213,3 +213,32 @@ def test_only_tensorflow_startup_lines_are_dropped_from_stderr():
                              timeout=TIMEOUT)
     assert process.returncode == 0, process.stderr
     assert process.stderr.splitlines() == ["Traceback: something real", "after"]
+
+
+def test_tensorflow_objects_are_out_of_the_garbage_collectors_sight_once_per_process(tmp_path):
+    """An entry point's TensorFlow import, and a sweep worker's first task, move the objects alive then
+    to the permanent generation (a full collection would walk them: ~0.18 s); a worker's later task
+    does not freeze again (what its runs left would never be collected)."""
+    script = (
+        "import gc, sys\n"
+        "from launch import common\n"
+        "from lazyfeat_tf.sweep import executors\n"
+        "before = gc.get_freeze_count()\n"
+        "common.import_tensorflow_quietly()\n"
+        "entry = gc.get_freeze_count()\n"
+        "gc.unfreeze()\n"
+        "task = dict(name='p', config={}, log=sys.argv[1] + '/p.log', attempt=1, train_fn='os.path:join')\n"
+        "counts = []\n"
+        "for i in range(2):\n"
+        "    assert not executors.run_task(dict(task, workdir=sys.argv[1] + str(i)))['ok']\n"
+        "    counts.append(gc.get_freeze_count())\n"
+        "    gc.collect()\n"
+        "    junk = [[] for _ in range(1000)]\n"
+        "print(before, entry, *counts)\n"
+    )
+    process = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=TIMEOUT)
+    assert process.returncode == 0, process.stderr[-2000:]
+    before, entry, first, second = map(int, process.stdout.split()[-4:])
+    assert before == 0 and entry > 300_000, (before, entry)
+    assert first > 300_000 and second == first, (first, second)

@@ -18,6 +18,7 @@ expose `workers`, `threads`, `submit(task) -> concurrent.futures.Future`, `recov
 import concurrent.futures
 import contextlib
 import datetime
+import gc
 import importlib
 import os
 import signal
@@ -115,7 +116,10 @@ def run_task(task):
         print(f"=== {now()} {task['name']}: attempt {task['attempt']} in process {os.getpid()} "
               f"(TF_NUM_INTRAOP_THREADS={os.environ.get('TF_NUM_INTRAOP_THREADS')})")
         try:
-            results = _resolve(task["train_fn"])(task["config"], task["workdir"])
+            train_fn = _resolve(task["train_fn"])  # imports TensorFlow in a new worker
+            if not gc.get_freeze_count():  # once per worker: its full collections skip TensorFlow's objects
+                gc.freeze()
+            results = train_fn(task["config"], task["workdir"])
             outcome = {"ok": True, "results": {k: (results or {}).get(k) for k in BRIEF_KEYS}}
         except Exception as error:  # noqa: BLE001 - one run's failure must not stop the sweep
             traceback.print_exc()
