@@ -6,6 +6,7 @@ checkpoint when there is one, does not redo a finished run, and writes the files
 `lazyfeat_tf.rundir`.
 """
 
+import collections
 import math
 import os
 import time
@@ -137,9 +138,9 @@ class Training:
             drift_summary.write_run_metadata(alpha=spec.alpha, alpha_sqrt_h=spec.alpha_sqrt_h,
                                              width=spec.width, seed=spec.seed)
         self.progress = records.Progress(len(task.y_train), spec.dynamics.max_steps)
-        self.last_checkpoint = -math.inf
+        self.last_checkpoint = time.time()  # the first checkpoint comes checkpoint_every_secs later
         self.checkpoint_step = None  # the step of the last checkpoint saved or restored
-        self.pending = None  # the last record, until it is written (`record`)
+        self.pending = collections.deque()  # the records not written yet, oldest first (`write_pending`)
 
     def wall_time(self):
         """Seconds of training so far, over every session of a resumed run."""
@@ -148,33 +149,34 @@ class Training:
     def record(self, state):
         """Measure and print; returns the record. It goes to metrics.jsonl and TensorBoard at once
         without kernel tracking; with it, the kernel measurements run beside the network's next
-        stretch of training (`ntk.KernelObserver.start`), and the record is written with them at
-        the next record or checkpoint (`write_pending`): every checkpoint follows the record of its
-        step."""
-        self.write_pending()
+        stretches of training (`ntk.KernelObserver.start`), and the record is written with them
+        once they are done, at a later record, or at the next checkpoint (`write_pending`): every
+        checkpoint follows the record of its step. The earlier records are written before this one
+        starts its measurements: writing (eager TensorBoard ops) beside them slows both."""
+        self.write_pending(wait=False)
         train_outputs = self.trainer.outputs.numpy()
         entry = self.evaluator.record(state, train_outputs, self.wall_time())
         self.progress(state, entry["wall_time"], entry["unsatisfied"], force=True)
-        self.pending = entry
+        self.pending.append(entry)
         if self.observer is not None:
             self.observer.start(state, train_outputs)
         else:
             self.write_pending()
         return entry
 
-    def write_pending(self):
-        """Append the record not written yet (if any) to metrics.jsonl and TensorBoard, with its
-        kernel measurements (waiting for them if they are still running)."""
-        if self.pending is None:
-            return
-        entry, self.pending = self.pending, None
-        if self.observer is not None:
-            flat, drift = self.observer.collect()
-            entry.update(flat)
-            with self.writer.as_default():
-                drift_summary.write_drift_record(drift, step=entry["step"])
-        self.run_dir.append_metrics(entry)
-        records.write_scalars(self.writer, entry)
+    def write_pending(self, wait=True):
+        """Append the records not written yet to metrics.jsonl and TensorBoard, in order, with their
+        kernel measurements: all of them (waiting for the measurements still running), or with
+        `wait=False` those up to the first whose measurements are still running."""
+        while self.pending and (wait or self.observer is None or self.observer.ready()):
+            entry = self.pending.popleft()
+            if self.observer is not None:
+                flat, drift = self.observer.collect()
+                entry.update(flat)
+                with self.writer.as_default():
+                    drift_summary.write_drift_record(drift, step=entry["step"])
+            self.run_dir.append_metrics(entry)
+            records.write_scalars(self.writer, entry)
 
     def save_checkpoint(self, state, force=False):
         """Checkpoint at most every `checkpoint_every_secs` (always when `force`), once per step."""
@@ -195,11 +197,8 @@ class Training:
                   f"{checkpoint[1]['step']}): training the run again from the start", flush=True)
             checkpoint = None
         kept = self.run_dir.truncate_metrics(records, -1 if checkpoint is None else checkpoint[1]["step"])
-        if checkpoint is None:
-            state = self.trainer.state()
-            last_record = self.record(state)
-            self.save_checkpoint(state, force=True)
-            return last_record
+        if checkpoint is None:  # not checkpointed: step 0 holds nothing that a new start does not make
+            return self.record(self.trainer.state())
         arrays, loop_state = checkpoint
         for key, variable in self.checkpointed.items():
             variable.assign(arrays[key])

@@ -212,13 +212,15 @@ def test_a_non_finite_kernel_has_nan_metrics_not_numbers_or_errors():
 @pytest.mark.parametrize("kind", ["fc", "cnn"])
 def test_tracker_measures_a_snapshot_of_the_parameters_whatever_they_became(kind):
     """`measure(t, snapshot)` gives the record of the parameters when the snapshot was taken, after
-    they moved on (float64: equal to measuring then), dense or convolutional. The jacobian method,
-    which differentiates the variables themselves, has no snapshot and says so."""
+    they moved on (float64: equal to measuring then), dense or convolutional; Theta_0 is the
+    kernel of the parameters at construction, whenever it is computed. The jacobian method, which
+    differentiates the variables themselves, has no snapshot and says so."""
     (x, y), (x_test, y_test) = probes(9, 6), probes(4, 7)
     model = make_model()
     if kind == "cnn":
         model = test_kernels.make_model((20, 20, 1), kind="cnn", width=4)
         x, x_test = (np.random.default_rng(8).normal(size=(len(a), 20, 20, 1)) for a in (x, x_test))
+    theta_0 = ntk.empirical_ntk(model, x, x).numpy()
     tracker = ntk.KernelTracker(model, x, y, x_test, y_test, n_eigenvalues=3, heatmap_size=3)
     for v in model.trainable_variables:
         v.assign(v + 0.1)
@@ -228,6 +230,7 @@ def test_tracker_measures_a_snapshot_of_the_parameters_whatever_they_became(kind
         v.assign(v * 1.5)
     assert tracker.measure(1.0, snapshot) == expected
     assert tracker.measure(1.0) != expected and expected["drift"]["train"]["total"] > 0.01
+    np.testing.assert_allclose(tracker.initial_kernels()["train/total"], theta_0, rtol=1e-12)
     keras.utils.set_random_seed(0)
     other = keras.Sequential([keras.Input((5,), dtype="float64"), keras.layers.Dense(1, dtype="float64")])
     jacobian = ntk.KernelTracker(other, *probes(9, 6))

@@ -195,7 +195,7 @@ def test_running_fractions_survive_a_resume(tmp_path, monkeypatch, runs):
     steps = [r["step"] for r in read_jsonl(os.path.join(reference, "metrics.jsonl"))]
     middle = steps.index(results["running_kernel_test_errors"][1]["step"])
     workdir = str(tmp_path / "resumed")
-    interrupt_at_checkpoint(monkeypatch, middle + 2)  # checkpoint k follows record k - 1: the next one
+    interrupt_at_checkpoint(monkeypatch, middle + 1)  # checkpoint k follows record k (step 0 has none): the next
     with pytest.raises(Interrupt):
         train.train_and_evaluate(config, workdir)
     monkeypatch.undo()

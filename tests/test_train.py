@@ -230,7 +230,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(finished, workdir, m
         train.train_and_evaluate(config, workdir)
     monkeypatch.undo()
     assert not os.path.exists(os.path.join(workdir, "results.json"))
-    assert len(read_metrics(workdir)) == interrupt_at  # the record without a checkpoint is there
+    # the records of step 0 (a new start has no checkpoint there) up to the interrupted checkpoint's
+    assert len(read_metrics(workdir)) == interrupt_at + 1
     with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
         f.write('{"step": 99999, "t": 1.')  # and a line torn by a kill
     train.train_and_evaluate(config, workdir)

@@ -46,6 +46,7 @@ time; the `[n_test, n]` test kernel is never computed (`kernel_times`; under a s
 the kernels, by blocks of rows, `ntk.predictor.KernelRows`).
 """
 
+import collections
 import concurrent.futures
 import contextlib
 
@@ -167,8 +168,9 @@ class KernelObserver:
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = None  # the running-kernel predictor, made at the first moment
-        self._record = None  # the measurements of the record `start` began, until `collect`
-        self._tracking = None  # the thread of the probe kernels' measurements, made at the first record
+        self._records = collections.deque()  # the records `start` began, oldest first, until `collect`
+        self._tracking = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kernel-tracker")
+        self._integrating = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="theta0-predictor")
 
     def _kernels(self, initial=False):
         """(Theta(train, train) `[n, n]` numpy, Theta(test, train) `[n_test, n]` as `KernelRows`) of
@@ -227,7 +229,9 @@ class KernelObserver:
     def start(self, state, train_outputs):
         """Start the kernel measurements of the record of `state` (a `dynamics.FlowState`; the
         network's train outputs `[n]` at it) and return: they run in threads beside the network's
-        next stretch of training (TensorFlow releases the GIL in both) until `collect` asks for them.
+        next stretches of training (TensorFlow releases the GIL in both) until `collect` asks for
+        them. Records may be started before the earlier ones are collected; each thread takes its
+        work in order.
 
         - the probe kernels and their metrics (`KernelTracker.measure`), on a snapshot of the
           trained variables taken here: training may move the variables meanwhile (the jacobian
@@ -235,45 +239,50 @@ class KernelObserver:
         - with predictors, the Theta_0 predictor's integration up to the record's t, for the
           record's `linear_distance` (at t = 0 of a fresh run it has not moved: the distance is
           taken here, and its integrator compiles in the background). Nothing else may move the
-          predictor until `collect`.
+          predictor until the last record is collected.
 
         The running-kernel predictors due at this record are trained here, before returning.
         """
         t = state.t
-        if self._record is not None:
-            raise RuntimeError(f"the record at t = {self._record['t']} was not collected: call collect() "
-                               "before the next start")
-        if self._tracking is None:
-            self._tracking = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kernel-tracker")
         values = self.tracker.snapshot()
         if values is None:  # the jacobian method measures the current parameters: now
-            drift = concurrent.futures.Future()
-            drift.set_result(self.tracker.measure(t))
+            drift = _done(self.tracker.measure(t))
         else:
             drift = self._tracking.submit(self.tracker.measure, t, values)
         record = {"t": t, "drift": drift}
         self._running_moments(state, self.moments.due(state.loss * self.predictor_options["alpha"] ** 2))
         if self.initial is not None:
             if t == 0:  # a fresh run's first record: the predictor has not moved
-                record["linear_distance"] = records.rms(train_outputs - self.initial.train_outputs())
+                record["linear_distance"] = _done(records.rms(train_outputs - self.initial.train_outputs()))
                 self.initial.compile_in_background()
             else:
-                record["train_outputs"] = np.array(train_outputs, copy=True)
-                self.initial.advance_to(t, wait=False)
-        self._record = record
+                record["linear_distance"] = self._integrating.submit(
+                    self._linear_distance, t, np.array(train_outputs, copy=True))
+        self._records.append(record)
+
+    def _linear_distance(self, t, train_outputs):
+        """RMS of F_t - F_lin(t) over the training points, the Theta_0 predictor integrated to t."""
+        self.initial.advance_to(t)
+        return records.rms(train_outputs - self.initial.train_outputs())
 
     def pending(self):
-        """Whether a record was started and not collected yet."""
-        return self._record is not None
+        """How many records were started and not collected yet."""
+        return len(self._records)
+
+    def ready(self):
+        """Whether the oldest record not collected yet has its measurements (`collect` would not
+        wait)."""
+        return bool(self._records) and all(
+            future.done() for key, future in self._records[0].items() if key != "t")
 
     def collect(self):
-        """The measurements of the record `start` began (waiting for them): (flat scalars for
-        metrics.jsonl, the full drift record). `linear_distance`: the RMS over the training points
-        of F_t - F_lin(t), the network's outputs against the Theta_0 predictor's at the same t (inf
-        or NaN for a diverging network)."""
-        if self._record is None:
+        """The measurements of the oldest record `start` began and `collect` did not give yet
+        (waiting for them): (flat scalars for metrics.jsonl, the full drift record).
+        `linear_distance`: the RMS over the training points of F_t - F_lin(t), the network's outputs
+        against the Theta_0 predictor's at the same t (inf or NaN for a diverging network)."""
+        if not self._records:
             raise RuntimeError("no record to collect: call start(state, train_outputs) first")
-        record, self._record = self._record, None
+        record = self._records.popleft()
         drift = record["drift"].result()
         flat = {
             "kernel_drift_train": drift["drift"]["train"]["total"],
@@ -288,16 +297,15 @@ class KernelObserver:
                 kernel_drift_layers_test=drift["drift"]["test"]["layers"],
             )
         if "linear_distance" in record:
-            flat["linear_distance"] = record["linear_distance"]
-        elif "train_outputs" in record:  # waits for the predictor's integration
-            flat["linear_distance"] = records.rms(record["train_outputs"] - self.initial.train_outputs())
+            flat["linear_distance"] = record["linear_distance"].result()
         return flat, drift
 
     def finish(self, state):
         """Final numbers for results.json, and arrays for kernels.npz (empty if not saved), at the
         final `state` of the network (its last record collected)."""
-        if self._record is not None:
-            raise RuntimeError(f"the record at t = {self._record['t']} was not collected: call collect() before finish")
+        if self._records:
+            raise RuntimeError(f"the record at t = {self._records[0]['t']} was not collected: call collect() before "
+                               "finish")
         results = {}
         final = None
         # The predictors' integrations run in a thread (one core) beside the network's kernels.
@@ -330,6 +338,13 @@ class KernelObserver:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
         return results, arrays
+
+
+def _done(value):
+    """A future already holding `value`."""
+    future = concurrent.futures.Future()
+    future.set_result(value)
+    return future
 
 
 def predictor_options(spec):

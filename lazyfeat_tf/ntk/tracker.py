@@ -1,14 +1,15 @@
 """`KernelTracker`: the tangent kernel's drift, alignment and spectrum along training, on fixed probes.
 
 It computes the empirical NTK (`ntk.empirical_ntk`, per layer) on a train probe set (train x train
-kernel) and a test probe set (test x test kernel), both in one `tf.function` call, traced at
-construction (~0.15 s of CPU, one trace of the kernel shared by probe sets of the same size; then
+kernel) and a test probe set (test x test kernel), both in one `tf.function` call, traced at its
+first call (~0.1-0.15 s of CPU, one trace of the kernel shared by probe sets of the same size; then
 ~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
-It computes them at initialization, keeps Theta_0 and the latest Theta_t only (never a history) and
-returns JSON-ready records from `measure(t)`, made of the `ntk.metrics` functions. With the
-structured method `measure(t, snapshot())` measures the parameters of the moment of the snapshot,
-even if they have moved since (their values go through a Keras `StatelessScope`): a record can be
-measured in a thread while training goes on.
+It keeps Theta_0 and the latest Theta_t only (never a history) and returns JSON-ready records from
+`measure(t)`, made of the `ntk.metrics` functions. With the structured method
+`measure(t, snapshot())` measures the parameters of the moment of the snapshot, even if they have
+moved since (their values go through a Keras `StatelessScope`): a record can be measured in a
+thread while training goes on. The same way, Theta_0 is the kernel of the parameters at
+construction, computed (and the function traced) at the first measure: in that thread too.
 """
 
 import functools
@@ -41,8 +42,10 @@ def _labels(y, x, name):
 class KernelTracker:
     """Tangent-kernel drift, alignment and spectrum along training, on fixed probe sets.
 
-    On construction (call it at initialization, before training) computes Theta_0 per layer on
-    the train probes (train x train) and on the test probes (test x test). `measure(t)` computes
+    Theta_0 is the kernel, per layer, on the train probes (train x train) and on the test probes
+    (test x test) of the parameters at construction (call it at initialization, before training;
+    with the structured method their values are kept and the kernel computed at the first
+    `measure` or `initial_kernels`, with the jacobian method at once). `measure(t)` computes
     Theta_t the same way and returns a record of plain Python values (JSON-serializable):
 
         {"t": t,
@@ -117,8 +120,10 @@ class KernelTracker:
                 return {split: layer_kernels(x, grams[split]) for split, x in inputs.items()}
 
         self._probe_kernels = tf.function(probe_kernels, autograph=False)  # ~7x faster than eager
-        self._initial = self._kernels(self._now())
-        self._current = self._initial
+        initial_values = self.snapshot()
+        self._initial = None if initial_values is not None else self._kernels([])
+        self._initial_values = initial_values  # until Theta_0 is computed from them (`_theta_0`)
+        self._current = None
 
     @property
     def splits(self):
@@ -143,6 +148,13 @@ class KernelTracker:
         """The values to measure the current parameters with (none for the jacobian method)."""
         return self.snapshot() or []
 
+    def _theta_0(self):
+        """Theta_0 (as `_kernels`), computed at the first call from the values at construction."""
+        if self._initial is None:
+            self._initial = self._kernels(self._initial_values)
+            self._initial_values = None
+        return self._initial
+
     def _kernels(self, values):
         """{split: {layer name or TOTAL: [n, n] numpy kernel}} at the trained variables' `values`."""
         return {
@@ -165,10 +177,11 @@ class KernelTracker:
             return self._measure(t, self._now() if values is None else values)
 
     def _measure(self, t, values):
+        theta_0 = self._theta_0()
         self._current = self._kernels(values)
         record = {"t": float(t), "drift": {}, "alignment": {}, "eigenvalues": {}, "effective_rank": {}}
         for split, (_, y) in self.probes.items():
-            current, initial = self._current[split], self._initial[split]
+            current, initial = self._current[split], theta_0[split]
             record["drift"][split] = {
                 "total": relative_drift(current[TOTAL], initial[TOTAL]),
                 "layers": {
@@ -180,9 +193,9 @@ class KernelTracker:
             record["effective_rank"][split] = effective_rank(current[TOTAL])
         m = self.heatmap_size
         theta_t = np.asarray(self._current["train"][TOTAL], np.float64)
-        theta_0 = np.asarray(self._initial["train"][TOTAL], np.float64)
-        norm = np.linalg.norm(theta_0)
-        heatmap = (theta_t[:m, :m] - theta_0[:m, :m]) / (norm if norm > 0 else 1.0)
+        initial = np.asarray(theta_0["train"][TOTAL], np.float64)
+        norm = np.linalg.norm(initial)
+        heatmap = (theta_t[:m, :m] - initial[:m, :m]) / (norm if norm > 0 else 1.0)
         record["heatmap"] = heatmap.tolist()
         return record
 
@@ -198,7 +211,7 @@ class KernelTracker:
         """Theta_0 as numpy arrays keyed "<split>/<layer name or total>", e.g.
         {"train/total": [n, n], "train/dense_1": ..., "test/total": ...} (prefix the keys, e.g.
         "initial/", to save them next to `current_kernels()` in one .npz)."""
-        return self._flat(self._initial)
+        return self._flat(self._theta_0())
 
     def current_kernels(self):
         """Theta at the current parameters, computed now (a resumed run may have made no `measure`
