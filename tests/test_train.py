@@ -161,6 +161,45 @@ def test_tensorboard_scalars_follow_the_metrics(finished):
         records[-1]["preactivation_change_layers"]["dense_2"], rel=1e-6)
 
 
+def test_scalars_are_the_summaries_tf_summary_scalar_writes(tmp_path):
+    """`records.write_scalars` makes its summaries in Python and writes them as one event: each
+    value is the one `tf.summary.scalar` writes for its tag (float32 tensor, scalars metadata)."""
+    from lazyfeat_tf import records
+
+    def events(directory):
+        values = []
+        for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                values.extend((event.step, value) for value in event.summary.value)
+        return values
+
+    record = {"step": 7, "t": 0.5, "train_loss": 0.25, "test_error": 1 / 3, "dt": 1e-3, "min_margin": -2.5,
+              "kernel_drift_train": 0.2, "status": "running", "unsatisfied": 12,
+              "relative_weight_change_layers": {"dense_1": 0.01, "readout": float("nan")},
+              "preactivation_change_layers": {"dense_1": 0.03}}
+    writer = tf.summary.create_file_writer(str(tmp_path / "ours"))
+    records.write_scalars(writer, record)
+    writer.close()
+    ours = events(str(tmp_path / "ours"))
+    tags = [value.tag for _, value in ours]
+    assert sorted(tags) == sorted(["dynamics/t", "train/loss", "test/error", "dynamics/dt", "dynamics/min_margin",
+                                   "dynamics/unsatisfied", "weights/relative_change/dense_1",
+                                   "weights/relative_change/readout", "preactivations/relative_change/dense_1"])
+    reference = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    with reference.as_default(step=7):
+        for _, value in ours:
+            tf.summary.scalar(value.tag, float(tf.make_ndarray(value.tensor)))
+    reference.close()
+    expected = {value.tag: (step, value) for step, value in events(str(tmp_path / "tf"))}
+    for step, value in ours:
+        reference_step, reference_value = expected[value.tag]
+        assert step == reference_step and value.metadata == reference_value.metadata, value.tag
+        assert value.tensor.dtype == reference_value.tensor.dtype == tf.float32.as_datatype_enum, value.tag
+        np.testing.assert_array_equal(tf.make_ndarray(value.tensor), tf.make_ndarray(reference_value.tensor))
+    written = {value.tag: float(tf.make_ndarray(value.tensor)) for _, value in ours}
+    assert written["test/error"] == np.float32(1 / 3) and written["dynamics/unsatisfied"] == 12.0
+
+
 def test_config_json_holds_the_resolved_scale(finished):
     config, workdir, _ = finished
     saved = read_json(os.path.join(workdir, "config.json"))
