@@ -7,7 +7,6 @@ checkpoint when there is one, does not redo a finished run, and writes the files
 """
 
 import collections
-import math
 import os
 import time
 
