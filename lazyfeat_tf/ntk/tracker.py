@@ -4,7 +4,7 @@ It computes the empirical NTK (`ntk.empirical_ntk`, per layer) on a train probe 
 kernel) and a test probe set (test x test kernel), both in one `tf.function` call, traced at its
 first call (~0.1-0.15 s of CPU, one trace of the kernel shared by probe sets of the same size; then
 ~2 ms per measure for 2 x 128 probes of the demo network instead of ~14 ms eagerly).
-It keeps Theta_0 and the latest Theta_t only (never a history) and returns JSON-ready records from
+It keeps Theta_0 only (never a history of Theta_t) and returns JSON-ready records from
 `measure(t)`, made of the `ntk.metrics` functions. With the structured method
 `measure(t, snapshot())` measures the parameters of the moment of the snapshot, even if they have
 moved since (their values go through a Keras `StatelessScope`): a record can be measured in a
@@ -57,8 +57,8 @@ class KernelTracker:
          "heatmap": [[m x m floats]]}   # (Theta_t - Theta_0) / ||Theta_0||_F, first m train probes
 
     where d = relative_drift(Theta_t, Theta_0) of the total kernel and d_l the same for layer l.
-    The "test" entries are absent when there are no test probes. Only Theta_0 and the latest
-    Theta_t are kept (per layer, in the model's dtype).
+    The "test" entries are absent when there are no test probes. Only Theta_0 is kept (per
+    layer, in the model's dtype); a Theta_t lives for its measure.
 
     Args:
         model: a model made by `models.build_model` (or any single-output Keras model, then with
@@ -123,7 +123,6 @@ class KernelTracker:
         initial_values = self.snapshot()
         self._initial = None if initial_values is not None else self._kernels([])
         self._initial_values = initial_values  # until Theta_0 is computed from them (`_theta_0`)
-        self._current = None
 
     @property
     def splits(self):
@@ -178,10 +177,10 @@ class KernelTracker:
 
     def _measure(self, t, values):
         theta_0 = self._theta_0()
-        self._current = self._kernels(values)
+        theta_t_kernels = self._kernels(values)
         record = {"t": float(t), "drift": {}, "alignment": {}, "eigenvalues": {}, "effective_rank": {}}
         for split, (_, y) in self.probes.items():
-            current, initial = self._current[split], theta_0[split]
+            current, initial = theta_t_kernels[split], theta_0[split]
             record["drift"][split] = {
                 "total": relative_drift(current[TOTAL], initial[TOTAL]),
                 "layers": {
@@ -192,7 +191,7 @@ class KernelTracker:
             record["eigenvalues"][split] = top_eigenvalues(current[TOTAL], self.n_eigenvalues)
             record["effective_rank"][split] = effective_rank(current[TOTAL])
         m = self.heatmap_size
-        theta_t = np.asarray(self._current["train"][TOTAL], np.float64)
+        theta_t = np.asarray(theta_t_kernels["train"][TOTAL], np.float64)
         initial = np.asarray(theta_0["train"][TOTAL], np.float64)
         norm = np.linalg.norm(initial)
         heatmap = (theta_t[:m, :m] - initial[:m, :m]) / (norm if norm > 0 else 1.0)
@@ -216,5 +215,4 @@ class KernelTracker:
     def current_kernels(self):
         """Theta at the current parameters, computed now (a resumed run may have made no `measure`
         since its parameters were restored), keyed as `initial_kernels`."""
-        self._current = self._kernels(self._now())
-        return self._flat(self._current)
+        return self._flat(self._kernels(self._now()))
