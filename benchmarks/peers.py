@@ -19,7 +19,8 @@ Every case runs each side in its own subprocess, back to back; a child prints on
 case alternates `--pairs` children of each side (default 3) and keeps each side's best: on this
 kind of machine two children of the same side differ by 10-40%, the rounds within a child much less.
 Every child is pinned to the same `--threads` cores (CPU affinity) and told to use that many threads
-(TF intra-op threads, torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the
+(TF: a training run's pools for the flow, `lazyfeat_tf.cpu_threads.pools`, as many intra-op threads for
+the kernels; torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the
 faster OpenMP wait policy of a 10-proposal probe (default or PASSIVE; both are printed): with the
 default one, its threads spin and it runs up to 10-50x slower when other processes keep the cores
 busy, while PASSIVE costs a little on idle cores.
@@ -48,7 +49,9 @@ and norm sqrt(d), labels sign(x_0), as in benchmarks/train_step.py):
 Floor: each child also times plain matrix products of the shapes that its case needs (a proposal:
 the forward pass and the backward pass's weight and input gradients; a kernel: the forward and
 backward passes to the pre-activations and the Gram products), one after the other, in its own
-framework (TF, PyTorch or JAX), in rounds interleaved with the measured calls, best pass. "floor
+framework (TF, PyTorch or JAX), in rounds interleaved with the measured calls, best pass (the TF
+flow: one such sequence per row block of n / 2 points, side by side on the run's pools, as its step
+runs them; the same flops). "floor
 GFLOP/s" is their flops over that time, "of floor" that time over the measured time: 1 would be a
 case that costs no more than its matrix products (a noisy machine can push it past 1).
 
@@ -190,10 +193,17 @@ def check_attempts(attempts, count, status):
         raise RuntimeError(f"the flow stopped ({status}) after {attempts} of {count} proposals")
 
 
-def import_tensorflow(threads):
+def import_tensorflow(threads, training=False):
+    """TensorFlow on `threads` CPUs: a training run's pools (`lazyfeat_tf.cpu_threads.pools`, what
+    the entry points set) for the flow, TensorFlow's default (as many intra-op threads) for the
+    kernels, which are single large products."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    from lazyfeat_tf import cpu_threads
+
+    intra, inter = cpu_threads.pools(threads) if training else (threads, threads)
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
     return tf
 
 
@@ -223,17 +233,23 @@ def load_weights(problem):
     return [problem[f"kernel_{i}"] for i in range(DEPTH + 1)]
 
 
-def tf_products(tf, products, dtype):
+def tf_products(tf, products, dtype, chains=1):
     """A pass of the products, one after the other inside one tf.function (distinct operands: none
-    is merged; in sequence, as PyTorch and XLA run them, not competing for the cores)."""
-    operands = [[tf.random.normal(s, dtype=dtype) for s in operand_shapes(p)] for p in products]
+    is merged; in sequence, as PyTorch and XLA run them, not competing for the cores). `chains`
+    such sequences side by side (each its own operands, TensorFlow's inter-op threads run them at
+    once): the gradient flow's row blocks on a training run's pools (one intra-op thread each)."""
+    operands = [[[tf.random.normal(s, dtype=dtype) for s in operand_shapes(p)] for p in products]
+                for _ in range(chains)]
 
     @tf.function
     def run():
         results = []
-        for p, (a, b) in zip(products, operands):
-            with tf.control_dependencies(results[-1:]):
-                results.append(tf.matmul(a, b, transpose_a=p[3], transpose_b=p[4]))
+        for chain in operands:
+            last = []
+            for p, (a, b) in zip(products, chain):
+                with tf.control_dependencies(last):
+                    last = [tf.matmul(a, b, transpose_a=p[3], transpose_b=p[4])]
+                results += last
         return results
 
     return lambda: [r.numpy() for r in run()]
@@ -242,8 +258,8 @@ def tf_products(tf, products, dtype):
 def lazyfeat_flow_child(spec):
     import numpy as np
 
-    tf = import_tensorflow(spec["threads"])
-    from lazyfeat_tf import dynamics
+    tf = import_tensorflow(spec["threads"], training=True)
+    from lazyfeat_tf import cpu_threads, dynamics
 
     model, constants = lazyfeat_network(spec["h"], spec["dtype"])
     x = random_inputs(N_POINTS, DIM, spec["dtype"], seed=0)
@@ -259,7 +275,10 @@ def lazyfeat_flow_child(spec):
         check_attempts(attempts, count, after.status)
         return attempts, after.step, after.loss
 
-    run_products = tf_products(tf, proposal_products(N_POINTS, DIM, spec["h"], DEPTH), spec["dtype"])
+    # The floor as the step lays its products out: a chain per row block (the same flops as one of n rows).
+    blocks = cpu_threads.ROW_BLOCKS
+    run_products = tf_products(tf, proposal_products(N_POINTS // blocks, DIM, spec["h"], DEPTH), spec["dtype"],
+                               chains=blocks)
     return dict(measure_flow(advance, run_products, spec), version=f"TensorFlow {tf.__version__}")
 
 

@@ -6,6 +6,10 @@ Run from the repository root:
     python benchmarks/train_step.py --quick          # smoke run: fewer steps/repeats, noisier
     python benchmarks/train_step.py --widths=64 --modes=xla --dtypes=float32   # one case
     python benchmarks/train_step.py --whole-runs     # tf.function vs XLA over whole runs (~15 minutes)
+    python benchmarks/train_step.py --tf-default-threads   # TensorFlow's thread pools, not a run's
+
+TensorFlow's thread pools are a run's (`lazyfeat_tf.cpu_threads.pools`: one intra-op thread per row
+block's share of the CPUs) unless `--tf-default-threads`.
 
 Problem: the Fashion-MNIST-sized setup A of the article (Geiger et al., arXiv:1906.08034): n = 1000
 points of dimension d = 784 (random, norm sqrt(d), labels = sign of the first coordinate), fully
@@ -49,7 +53,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from lazyfeat_tf import config as config_lib  # noqa: E402
-from lazyfeat_tf import dynamics, models  # noqa: E402
+from lazyfeat_tf import cpu_threads, dynamics, models  # noqa: E402
 
 N_TRAIN, DIM, DEPTH = 1000, 784, 3
 TARGET = 1.3
@@ -295,6 +299,7 @@ def whole_runs(args):
             for jit in (False, True):
                 child = json.dumps(dict(alpha_sqrt_h=ash, dtype=dtype, jit=jit))
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), f"--threads={args.threads}",
+                                      *(["--tf-default-threads"] if args.tf_default_threads else []),
                                       "--whole-run-child", child],
                                      capture_output=True, text=True, env=env, check=True).stdout
                 result = json.loads(out.strip().splitlines()[-1])
@@ -323,17 +328,22 @@ def main():
     parser.add_argument("--whole-runs", action="store_true", help="tf.function vs XLA over whole demo-size runs")
     parser.add_argument("--whole-repeats", type=int, default=2, help="repeats of each whole run")
     parser.add_argument("--threads", type=int, default=0,
-                        help="intra- and inter-op threads (0: TensorFlow's default, one per core)")
+                        help="CPUs: TensorFlow's pools as a run's, lazyfeat_tf.cpu_threads.pools(threads) "
+                             "(0: every CPU of the process)")
+    parser.add_argument("--tf-default-threads", action="store_true",
+                        help="TensorFlow's default pools instead (one intra-op thread per core), to compare")
     parser.add_argument("--whole-run-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if not args.tf_default_threads:  # the pools of a run (the entry points' cpu_threads.configure)
+        intra, inter = cpu_threads.pools(args.threads or cpu_threads.cores())
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
     if args.whole_run_child:
         print(json.dumps(whole_run(**json.loads(args.whole_run_child))))
         return
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    print(f"n = {N_TRAIN}, d = {DIM}, L = {DEPTH}, softplus, soft hinge; {threads} CPU threads; TensorFlow "
+    threads = (f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op / "
+               f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'} inter-op threads")
+    print(f"n = {N_TRAIN}, d = {DIM}, L = {DEPTH}, softplus, soft hinge; {threads}; TensorFlow "
           f"{tf.__version__}; load average {os.getloadavg()[0]:.1f}\n", flush=True)
     if args.whole_runs:
         whole_runs(args)

@@ -14,7 +14,7 @@ import tempfile
 
 from absl import flags, logging
 
-from lazyfeat_tf import compilation_cache
+from lazyfeat_tf import compilation_cache, cpu_threads
 from lazyfeat_tf.errors import UserError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -66,11 +66,13 @@ def import_tensorflow_quietly():
     their flags and checking their inputs, before the work that needs TensorFlow. The persistent
     XLA cache (`lazyfeat_tf.compilation_cache`) is turned on first. The ~350,000 objects the import
     leaves are then moved out of the garbage collector's sight (`gc.freeze`): each full collection
-    would walk them all (0.18 s, about once per demo-size run)."""
+    would walk them all (0.18 s, about once per demo-size run). On CPUs its thread pools get one
+    intra-op thread per row block of the gradient flow (`lazyfeat_tf.cpu_threads.configure`)."""
     compilation_cache.enable()
     with _without_tensorflow_startup_lines():
         import tensorflow as tf
     gc.freeze()
+    cpu_threads.configure()
     tf.get_logger().setLevel("ERROR")  # e.g. the TPU initialization's INFO lines before a one-line error
     logging.set_verbosity(logging.ERROR)
 

@@ -45,7 +45,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from lazyfeat_tf import losses, models
+from lazyfeat_tf import cpu_threads, losses, models
 
 STATUSES = ("running", "converged", "nan", "stalled", "max_steps", "max_time")
 
@@ -60,9 +60,9 @@ def _accelerator_visible():
 
 
 def default_blocks():
-    """Row blocks of `NetworkSystem.evaluate` on this machine: 2 on CPUs, 1 when a GPU or TPU is
-    visible (one large kernel per layer suits an accelerator)."""
-    return 1 if _accelerator_visible() else 2
+    """Row blocks of `NetworkSystem.evaluate` on this machine: `cpu_threads.ROW_BLOCKS` (2) on CPUs,
+    1 when a GPU or TPU is visible (one large kernel per layer suits an accelerator)."""
+    return 1 if _accelerator_visible() else cpu_threads.ROW_BLOCKS
 
 
 class NetworkSystem:
@@ -79,8 +79,10 @@ class NetworkSystem:
             2-core CPU, two threads on one op keep each other poorly busy in the step's many small
             products ([n, h] x [h, h]) and elementwise ops; two blocks gave 1.14x (float32, h = 64),
             1.06x (h = 256) and 1.09x (float64, h = 64) more proposals per second, n = 1000, TF's
-            default threads (best of 5 rounds of 100 proposals, one process per case). The same
-            numbers as one block to float round-off (the gradient is summed in another order).
+            default threads (best of 5 rounds of 100 proposals, one process per case); with one
+            intra-op thread per block (`cpu_threads`, the entry points' default) each block has a
+            core of its own. The same numbers as one block to float round-off (the gradient is
+            summed in another order).
 
     f0 is computed once from the frozen trunk0 and kernel0, so evaluating F costs one forward pass
     of the trained trunk.

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, read_json, read_jsonl, tiny_config
-from lazyfeat_tf import report, sweep
+from lazyfeat_tf import cpu_threads, report, sweep
 
 TIMEOUT = 300
 SWEEP_FILE = os.path.join(REPO_ROOT, "tests", "configs", "tiny_sweep.py")
@@ -176,7 +176,9 @@ def test_local_sweep_completes_and_report_gathers_it(local_sweep):
         with open(os.path.join(workdir, "logs", f"{name}.log")) as f:
             header = f.readline()
         assert "attempt 1 in process" in header
-        assert f"TF_NUM_INTRAOP_THREADS={summary['threads']})" in header
+        pools = cpu_threads.environment(summary["threads"])
+        assert (f"TF_NUM_INTRAOP_THREADS={pools['TF_NUM_INTRAOP_THREADS']}, "
+                f"TF_NUM_INTEROP_THREADS={pools['TF_NUM_INTEROP_THREADS']})") in header
     assert read_json(os.path.join(workdir, "failures.json")) == {}
     plan = read_json(os.path.join(workdir, "sweep.json"))
     assert [p["name"] for p in plan["points"]] == names() and plan["workers"] == 2

@@ -36,7 +36,7 @@ Importing this package does not import TensorFlow (config files import it). Its 
   (`python -m launch.crossover`).
 """
 
-from lazyfeat_tf.sweep.executors import cores
+from lazyfeat_tf.cpu_threads import cores
 from lazyfeat_tf.sweep.grid import (SweepError, axis, chain, expand, load_config_module, load_figures, load_sweep,
                                     product, run_name, seeds_widths_ash, short_keys)
 from lazyfeat_tf.sweep.runner import DEFAULT_TRAIN_FN, run_sweep

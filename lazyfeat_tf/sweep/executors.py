@@ -1,8 +1,9 @@
 """Where a sweep's runs are trained: a local process pool or Ray, and the task both run.
 
 - `local`: a `concurrent.futures.ProcessPoolExecutor` of `workers` spawned processes (default: one
-  per core), each limited to `cores // workers` threads through `TF_NUM_INTRAOP_THREADS`,
-  `TF_NUM_INTEROP_THREADS` and `OMP_NUM_THREADS`, set before TensorFlow is imported there. Workers
+  per core), each limited to `cores // workers` threads through `TF_NUM_INTEROP_THREADS` (and
+  `TF_NUM_INTRAOP_THREADS`: `lazyfeat_tf.cpu_threads`) and `OMP_NUM_THREADS`, set before TensorFlow
+  is imported there. Workers
   are reused between runs. If a worker process dies, the pool is rebuilt and the runs it held count
   one failed attempt each. A worker ends itself within `PARENT_POLL_SECS` once the sweep process is
   gone (Ctrl-C, SIGTERM, kill -9), so no orphan goes on writing a run.
@@ -27,7 +28,7 @@ import threading
 import time
 import traceback
 
-from lazyfeat_tf import compilation_cache
+from lazyfeat_tf import compilation_cache, cpu_threads
 from lazyfeat_tf.errors import UserError
 from lazyfeat_tf.sweep.grid import SweepError
 
@@ -40,19 +41,12 @@ PARENT_POLL_SECS = 1.0
 # What runs in the worker processes
 
 
-def cores():
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def thread_env(threads):
-    """Environment variables that limit TensorFlow / OpenMP to `threads` threads."""
+    """Environment variables that keep TensorFlow / OpenMP to `threads` CPUs: TensorFlow's pools
+    as `cpu_threads.environment` (an intra-op thread per row block's share of them)."""
     n = str(int(threads))
-    return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n,
-            "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+    return {**cpu_threads.environment(int(threads)), "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+            "OPENBLAS_NUM_THREADS": n,
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
 
 
@@ -114,7 +108,8 @@ def run_task(task):
     with open(task["log"], "a", buffering=1) as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         print(f"=== {now()} {task['name']}: attempt {task['attempt']} in process {os.getpid()} "
-              f"(TF_NUM_INTRAOP_THREADS={os.environ.get('TF_NUM_INTRAOP_THREADS')})")
+              f"(TF_NUM_INTRAOP_THREADS={os.environ.get('TF_NUM_INTRAOP_THREADS')}, "
+              f"TF_NUM_INTEROP_THREADS={os.environ.get('TF_NUM_INTEROP_THREADS')})")
         try:
             train_fn = _resolve(task["train_fn"])  # imports TensorFlow in a new worker
             if not gc.get_freeze_count():  # once per worker: its full collections skip TensorFlow's objects
@@ -142,7 +137,7 @@ class LocalExecutor:
     kind = "local"
 
     def __init__(self, workers, threads, log_path):
-        n = cores()
+        n = cpu_threads.cores()
         self.workers = workers or n
         self.threads = threads or max(1, n // self.workers)
         self._args = (thread_env(self.threads), log_path, os.getpid())
@@ -195,7 +190,7 @@ class RayExecutor:
             if address:
                 ray.init(address=address, **options)
             else:
-                ray.init(address="local", num_cpus=cores(), include_dashboard=False, **options)
+                ray.init(address="local", num_cpus=cpu_threads.cores(), include_dashboard=False, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
             what = f"--ray_address={address!r}: cannot connect to Ray" if address else "cannot start a local Ray"
             raise SweepError(f"{what} ({' '.join(str(error).split())[:200]})") from None
