@@ -424,6 +424,19 @@ class GradientFlow:
         outputs = system.gather(state[4])
         self._store(params, v, g, outputs, loss, dt, t, t1, step, rejected)
 
+    def trace(self):
+        """Trace the step loop in this thread, without running it (`advance` reuses the trace).
+
+        TensorFlow names a traced function after the count of functions traced before it in the
+        process, and the key of its XLA program in the persistent cache (`lazyfeat_tf.
+        compilation_cache`) follows that name: a loop traced while another thread traces its own
+        functions gets a name, hence a key, that changes from one process to the next, and never
+        finds its program in the cache. Traced at a point every process of a run reaches in the
+        same order (e.g. in the main thread before any other thread starts), it does.
+        """
+        scalar = tf.TensorSpec([], tf.int64)
+        self._advance.get_concrete_function(scalar, scalar, tf.TensorSpec([], self.system.dtype))
+
     def advance(self, target_step, max_attempts=1000, until_time=math.inf):
         """Integrate until `target_step` accepted steps, time `until_time` (reached exactly), a stop
         criterion, or `max_attempts` tries. Returns the `FlowState` afterwards.

@@ -186,8 +186,12 @@ class FrozenKernelPredictor:
         flow_options: keyword arguments of `dynamics.GradientFlow` (max_dout, max_dgrad, tau, ...).
             `jit_compile` defaults to True outside a `tf.distribute` strategy's scope: XLA fuses the
             few small ops of a step around the `[n, n]` matvec, about 5x faster per step on CPU for
-            n = 1000 (one ~0.4 s compile). Under a strategy the variables are mirrored across
-            devices, which XLA cannot read, so the loop runs uncompiled.
+            n = 1000 (one ~0.4 s compile, ~0.13 s from the persistent cache of
+            `lazyfeat_tf.compilation_cache`). The loop is traced at construction, in the constructing
+            thread (~0.06 s): traced later beside another thread's tracing, its XLA program's key
+            would change from one process to the next and never be found in the cache
+            (`GradientFlow.trace`). Under a strategy the variables are mirrored across devices, which
+            XLA cannot read, so the loop runs uncompiled.
 
     `advance_to` and `run_to_convergence` with `wait=False` integrate in a thread and return at once:
     TensorFlow runs the integrator outside the GIL, so the caller's own TensorFlow work goes on
@@ -209,6 +213,8 @@ class FrozenKernelPredictor:
         self.test_offset = None if test_offset is None else np.asarray(test_offset, self.y_test.dtype)
         flow_options.setdefault("jit_compile", not tf.distribute.has_strategy())
         self.flow = dynamics.GradientFlow(self.system, **flow_options)
+        if flow_options["jit_compile"]:  # here, in the constructing thread: see `GradientFlow.trace`
+            self.flow.trace()
         self._background = None  # (thread, {"error": exception}) of the work started with wait=False
 
     def _start(self, fn, *args):
