@@ -433,6 +433,7 @@ def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(
     from lazyfeat_tf import config as config_lib
     from lazyfeat_tf.ntk import observer as observer_lib
     from conftest import build_model, task_of
+    from test_measures import perturb
 
     config = tracked_config(dtype="float64")
     spec, task = config_lib.resolve(config), task_of(config)
@@ -447,6 +448,14 @@ def test_a_sharding_strategy_takes_the_predictors_test_outputs_from_kernel_rows(
     monkeypatch.setattr(type(observer.initial), "test_error", lambda self: calls.append(2) or by_rows(self))
     assert observer._test_error(observer.initial, initial=True) == expected
     assert calls == [2]
+    # finish: the Theta_0 predictor's error before it restarts on Theta_T (its rows and coefficients
+    # are then the final kernel's), the final one's after
+    perturb(model)
+    calls.clear()
+    results, _ = observer.finish(_Stopped)
+    assert results["init_kernel_test_error"] == expected
+    assert results["final_kernel_test_error"] == by_rows(observer.initial) != expected
+    assert calls == [2, 2]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -207,15 +207,16 @@ class KernelObserver:
         self.running.run_to_convergence()
         return self._test_error(self.running)
 
-    def _test_error(self, predictor, initial=False):
+    def _test_error(self, predictor, initial=False, coefficients=None):
         """Test error of the trained frozen-kernel `predictor` on the kernel of the network at its
         current parameters (its initial ones with `initial`): its test outputs F0_test + Theta(test,
-        train) c through `kernel_times`, without a row of the test kernel; under a strategy that
-        shards the kernels, through the predictor's own blocks of kernel rows."""
+        train) c through `kernel_times`, without a row of the test kernel (c: `coefficients`
+        `[n]`, by default the predictor's); under a strategy that shards the kernels, through the
+        predictor's own blocks of kernel rows."""
         if accelerators.is_sharded(tf.distribute.get_strategy()):
             return predictor.test_error()
-        outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, predictor.coefficients(),
-                               initial=initial)
+        c = predictor.coefficients() if coefficients is None else coefficients
+        outputs = kernel_times(self.model, self.task.x_test, self.task.x_train, c, initial=initial)
         return losses.finite_error_rate(outputs if self.offsets is None else self.offsets[1] + outputs,
                                         self.task.y_test)
 
@@ -308,29 +309,38 @@ class KernelObserver:
                                "finish")
         results = {}
         final = None
-        # The predictors' integrations run in a thread (one core) beside the network's kernels.
+        # The predictors' integrations run in a thread (one core) beside the network's kernels; the
+        # work that does not need their coefficients is done while they run.
         if self.initial is not None:
             self.initial.run_to_convergence(wait=False)
         if self.initial is not None or self.moments.remaining():
             final = self._kernels()
         final_predictor = False
         if self.initial is not None:
-            results["init_kernel_test_error"] = self._test_error(self.initial, initial=True)
             if self.config.full_drift:  # Theta_0 and Theta_T on the whole training set are in hand
                 # by blocks of the variable's rows: no copy of it
                 results["kernel_drift_train_full"] = kernels_change(final[0], self.initial.system.theta)
+                if self.initial.busy():
+                    self._full_set_drifts(results)
+            # Theta_0's coefficients outlive the predictor's restart on Theta_T; a sharded strategy
+            # predicts through the predictor's own test kernel: before the restart
+            sharded = accelerators.is_sharded(tf.distribute.get_strategy())
+            initial_coefficients = tf.identity(self.initial.coefficients())
+            if sharded:
+                results["init_kernel_test_error"] = self._test_error(self.initial, initial=True)
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             final_predictor = bool(np.all(np.isfinite(final[0])))
             if final_predictor:
                 self.initial.restart_on(*final)  # now the final kernel's predictor
                 self.initial.run_to_convergence(wait=False)
+            if not sharded:
+                results["init_kernel_test_error"] = self._test_error(self.initial, initial=True,
+                                                                     coefficients=initial_coefficients)
         if self.config.running_fractions:
             self._running_moments(state, self.moments.remaining(), final)
             results["running_kernel_test_errors"] = self.moments.results()
         if self.config.full_drift:
-            for split, x in (("train", self.task.x_train), ("test", self.task.x_test)):
-                if f"kernel_drift_{split}_full" not in results:
-                    results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
+            self._full_set_drifts(results)
         if final_predictor:
             results["final_kernel_test_error"] = self._test_error(self.initial)
         arrays = {}
@@ -338,6 +348,12 @@ class KernelObserver:
             arrays.update({f"initial/{k}": v for k, v in self.tracker.initial_kernels().items()})
             arrays.update({f"final/{k}": v for k, v in self.tracker.current_kernels().items()})
         return results, arrays
+
+    def _full_set_drifts(self, results):
+        """Add to `results` the whole-set kernel drifts ("kernel_drift_<split>_full") it lacks."""
+        for split, x in (("train", self.task.x_train), ("test", self.task.x_test)):
+            if f"kernel_drift_{split}_full" not in results:
+                results[f"kernel_drift_{split}_full"] = full_set_drift(self.model, x, method=self.config.method)
 
 
 def _done(value):

@@ -232,6 +232,10 @@ class FrozenKernelPredictor:
         thread.start()
         self._background = (thread, outcome)
 
+    def busy(self):
+        """Whether work started with `wait=False` is still running."""
+        return self._background is not None and self._background[0].is_alive()
+
     def wait(self):
         """Wait for the work started with `wait=False` (or `compile_in_background`); raise its error."""
         if self._background is not None:
