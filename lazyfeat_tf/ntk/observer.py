@@ -25,20 +25,19 @@ double-backward pass), without the kernel's Gram products.
 A record's measurements run beside the network's next stretches of training (`start`, then
 `collect` once they are done, at a later record, or at a checkpoint): the probe kernels on a
 snapshot of the parameters (`KernelTracker.snapshot`) and the Theta_0 predictor's integration up to
-the record's t, each in its thread, record after record; no record waits for the one before. The
-network's training loop leaves CPU time free at the demo's size (one intra-op thread trains it
-nearly as fast as two), which they use; they slow it somewhat.
+the record's t, each in its thread, record after record; no record waits for the one before. On 2
+cores the network's training keeps both busy (its two row blocks, `cpu_threads`): the threads take
+CPU time from it, so they hide only part of what they cost.
 
 What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores; benchmarks/kernel_tracking.py,
-README; untracked runs alone move by +-5% from one process to the next, more on a busy machine): at
-construction ~0.09 s (the Theta_0 predictor's train kernel; the tracker's Theta_0 and the trace of
-its probe kernels, ~0.15 s, run in its thread at the first record); at the records about nothing
-more than untracked beside the loop (~3.5 ms of probe kernels and metrics and ~60 steps of the
-predictor each, in the threads), the loop itself slowed by about 0.2-0.5 s; at the end 0.25-0.35 s
-(Theta_T, the whole-test-set drift, the predictors' test outputs; the final predictor's
-integration in its thread meanwhile). The predictors' integrator compiles once with XLA (~0.4 s,
-~0.13 s from the persistent cache of `lazyfeat_tf.compilation_cache`; in the background from the
-first record on) and takes ~5,000 steps of ~0.04-0.1 ms in all.
+README), each part timed in the main thread (alpha*sqrt(h) = 100): at construction ~0.16 s (the
+Theta_0 predictor's train kernel, 0.04-0.13 s; the trace of its integrator, ~0.07 s); at the
+records ~0.3 s of probe kernels and metrics (~4 ms each, the first ~0.12 s more: the trace of the
+probe kernels and Theta_0) and ~0.3 s of the Theta_0 predictor's integration (~2,400 steps of
+~0.1 ms, XLA); ~0.08 s writing the records; at the end ~0.3 s (Theta_T, the whole-test-set drift,
+the predictors' test outputs while the final predictor integrates, ~2,400 steps). The integrator's
+XLA program compiles once (~0.4 s; ~0.13 s from the persistent cache of
+`lazyfeat_tf.compilation_cache`, in the background from the first record on).
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
