@@ -6,8 +6,8 @@ tenth of a demo-size run. With TensorFlow's persistent cache (`--tf_xla_persiste
 in `TF_XLA_FLAGS`) a program compiled once is loaded from disk by every later process that
 compiles the same program (same shapes, dtypes and graph). The predictors' alpha is a constant of
 their integrator's program: a sweep compiles it once per alpha (and training-set size, dtype, loss
-and gradient-flow settings); its other widths, seeds and repeated runs load it. Measured here (n = 1000 predictor integrator, 2 cores): 0.43 s to compile,
-0.15 s with the cache.
+and gradient-flow settings); its other widths, seeds and repeated runs load it. Measured here
+(n = 1000 predictor integrator, 2 cores): 0.43 s to compile, 0.15 s with the cache.
 
 The cache is a directory per TensorFlow version (executables of another version are never read):
 `$LAZYFEAT_XLA_CACHE/tf-<version>`, by default `~/.cache/lazyfeat_tf/xla/tf-<version>`;
