@@ -19,9 +19,9 @@ Every case runs each side in its own subprocess, back to back; a child prints on
 case alternates `--pairs` children of each side (default 3) and keeps each side's best: on this
 kind of machine two children of the same side differ by 10-40%, the rounds within a child much less.
 Every child is pinned to the same `--threads` cores (CPU affinity) and told to use that many threads
-(TF: a training run's pools for the flow, `lazyfeat_tf.cpu_threads.pools`, as many intra-op threads for
-the kernels; torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the
-faster OpenMP wait policy of a 10-proposal probe (default or PASSIVE; both are printed): with the
+(TF: a training run's pools for the flow, `lazyfeat_tf.cpu_threads.pools`, as many intra-op threads
+for the kernels; torch.set_num_threads; JAX/XLA follows the affinity). PyTorch runs under the faster
+OpenMP wait policy of a 10-proposal probe (default or PASSIVE; both are printed): with the
 default one, its threads spin and it runs up to 10-50x slower when other processes keep the cores
 busy, while PASSIVE costs a little on idle cores.
 
@@ -51,9 +51,9 @@ the forward pass and the backward pass's weight and input gradients; a kernel: t
 backward passes to the pre-activations and the Gram products), one after the other, in its own
 framework (TF, PyTorch or JAX), in rounds interleaved with the measured calls, best pass (the TF
 flow: one such sequence per row block of n / 2 points, side by side on the run's pools, as its step
-runs them; the same flops). "floor
-GFLOP/s" is their flops over that time, "of floor" that time over the measured time: 1 would be a
-case that costs no more than its matrix products (a noisy machine can push it past 1).
+runs them; the same flops). "floor GFLOP/s" is their flops over that time, "of floor" that time over
+the measured time: 1 would be a case that costs no more than its matrix products (a noisy machine
+can push it past 1).
 
 The machine may be shared: compare within one run, read the load averages printed around the table.
 """

@@ -11,7 +11,7 @@ Measured here (2 cores, `python benchmarks/train_step.py --modes=tf.function --q
 proposal, n = 1000, TensorFlow's default -> `pools(2)` = (1, 2)): float32 h = 16, 64, 256, 1024:
 0.77 -> 0.76, 2.25 -> 1.97, 11.1 -> 10.3, 94 -> 85; float64: 2.52 -> 1.42, 6.44 -> 4.36,
 29.2 -> 23.8, 200 -> 191. The demo run (configs/demo.py, kernel tracking off) took 6.3-8.2 instead
-of 6.9-9.0 s, and two processes of the same run now differ by ~1% instead of ~5%.
+of 6.9-9.0 s.
 
 The entry points (`launch.*`) call `configure()` right after importing TensorFlow; a sweep's workers
 get the same pools through `environment(threads)` (`sweep.executors.thread_env`). A notebook on a
@@ -50,9 +50,9 @@ def environment(threads):
 
 def configure():
     """Set TensorFlow's pools to `pools(cores())` for this process, unless a GPU or a TPU is visible
-    (one block, `dynamics.default_blocks`: TensorFlow's default suits it), `VARIABLES` are set (the user's or a
-    sweep worker's choice), or TensorFlow's runtime has started with other pools (they are fixed
-    then). Returns the (intra, inter) threads in place, or None when it left them alone."""
+    (one block, `dynamics.default_blocks`: TensorFlow's default suits it), `VARIABLES` are set (the
+    user's or a sweep worker's choice), or TensorFlow's runtime has started with other pools (they
+    are fixed then). Returns the (intra, inter) threads in place, or None when it left them alone."""
     import tensorflow as tf
 
     if any(os.environ.get(name) for name in VARIABLES) or any(

@@ -324,9 +324,10 @@ class KernelObserver:
             # Theta_0's coefficients outlive the predictor's restart on Theta_T; a sharded strategy
             # predicts through the predictor's own test kernel: before the restart
             sharded = accelerators.is_sharded(tf.distribute.get_strategy())
-            initial_coefficients = tf.identity(self.initial.coefficients())
             if sharded:
                 results["init_kernel_test_error"] = self._test_error(self.initial, initial=True)
+            else:
+                initial_coefficients = tf.identity(self.initial.coefficients())
             results["final_kernel_test_error"] = float("nan")  # a diverged network has no final kernel
             final_predictor = bool(np.all(np.isfinite(final[0])))
             if final_predictor:
