@@ -8,7 +8,9 @@ its own process (the best of --repeats runs, off and on alternating), and prints
 time (everything after data loading, from results.json), the overhead of tracking (target: at
 most 10%; "cold": the first tracked run of a case, which compiles the predictors' XLA programs,
 the later ones load them from the persistent cache of `lazyfeat_tf.compilation_cache`, here a
-fresh one per invocation), the overhead in CPU time (user + system of the whole process, best of
+fresh one per invocation), "paired": the median over the later rounds of a tracked run's wall time
+over the untracked run just before it (less moved by a slow spell of the machine that falls on some
+rounds than the best against the best), the overhead in CPU time (user + system of the whole process, best of
 the runs: less sensitive to the load of a shared machine than wall time), the final test-probe
 drift ||Theta_T - Theta_0|| / ||Theta_0||, and how the lazy drift scales from 100 to 1000
 (expected about 1/(alpha sqrt h), i.e. a ratio near 10). The load averages before and after are
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,18 +69,21 @@ def main():
             overhead = best[True]["wall_time"] / best[False]["wall_time"] - 1
             cpu = {track: min(r["cpu_time"] for r in rs) for track, rs in results.items()}
             cold = results[True][0]["wall_time"] / best[False]["wall_time"] - 1
-            rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold,
+            rounds = list(zip(results[False], results[True]))[1:] or list(zip(results[False], results[True]))
+            paired = statistics.median(on["wall_time"] / off["wall_time"] - 1 for off, on in rounds)
+            rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold, paired,
                          cpu[True] / cpu[False] - 1, best[True]["kernel_drift_test"], best[True]["test_error"],
                          best[True]["init_kernel_test_error"], best[True]["final_kernel_test_error"]))
     print(f"load average after: {load()}")
-    print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>13} {'cold':>5} {'cpu':>5} "
-          f"{'drift test':>11} {'test err':>9} {'init ker':>9} {'final ker':>9}")
-    for value, off, on, overhead, cold, cpu_overhead, drift, err, init_err, final_err in rows:
+    print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>13} {'cold':>5} {'paired':>6} "
+          f"{'cpu':>5} {'drift test':>11} {'test err':>9} {'init ker':>9} {'final ker':>9}")
+    for value, off, on, overhead, cold, paired, cpu_overhead, drift, err, init_err, final_err in rows:
         flag = "ok" if overhead <= TARGET else "OVER"
-        print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>4} {cold:>5.0%} {cpu_overhead:>5.0%} "
+        print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>4} {cold:>5.0%} {paired:>6.0%} "
+              f"{cpu_overhead:>5.0%} "
               f"{drift:>11.3e} {err:>9.4f} {init_err:>9.4f} {final_err:>9.4f}")
     print(f"target: wall-time overhead at most {TARGET:.0%} in every case")
-    drift = {value: row[6] for value, row in zip(VALUES, rows)}
+    drift = {value: row[7] for value, row in zip(VALUES, rows)}
     print(f"drift(0.01) / drift(100) = {drift[0.01] / drift[100.0]:.3g} (feature >> lazy expected)")
     print(f"drift(100) / drift(1000) = {drift[100.0] / drift[1000.0]:.3g} "
           "(about 10 expected: drift ~ 1/(alpha sqrt h))")
