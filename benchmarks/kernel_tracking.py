@@ -69,8 +69,8 @@ def main():
             overhead = best[True]["wall_time"] / best[False]["wall_time"] - 1
             cpu = {track: min(r["cpu_time"] for r in rs) for track, rs in results.items()}
             cold = results[True][0]["wall_time"] / best[False]["wall_time"] - 1
-            rounds = list(zip(results[False], results[True]))[1:] or list(zip(results[False], results[True]))
-            paired = statistics.median(on["wall_time"] / off["wall_time"] - 1 for off, on in rounds)
+            rounds = list(zip(results[False], results[True]))  # the first tracked run compiles: left out
+            paired = statistics.median(on["wall_time"] / off["wall_time"] - 1 for off, on in rounds[1:] or rounds)
             rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold, paired,
                          cpu[True] / cpu[False] - 1, best[True]["kernel_drift_test"], best[True]["test_error"],
                          best[True]["init_kernel_test_error"], best[True]["final_kernel_test_error"]))

@@ -201,9 +201,7 @@ def import_tensorflow(threads, training=False):
 
     from lazyfeat_tf import cpu_threads
 
-    intra, inter = cpu_threads.pools(threads) if training else (threads, threads)
-    tf.config.threading.set_intra_op_parallelism_threads(intra)
-    tf.config.threading.set_inter_op_parallelism_threads(inter)
+    cpu_threads.set_pools(*(cpu_threads.pools(threads) if training else (threads, threads)))
     return tf
 
 

@@ -335,9 +335,7 @@ def main():
     parser.add_argument("--whole-run-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.tf_default_threads:  # the pools of a run (the entry points' cpu_threads.configure)
-        intra, inter = cpu_threads.pools(args.threads or cpu_threads.cores())
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
+        cpu_threads.set_pools(*cpu_threads.pools(args.threads or cpu_threads.cores()))
     if args.whole_run_child:
         print(json.dumps(whole_run(**json.loads(args.whole_run_child))))
         return

@@ -16,7 +16,7 @@ of 6.9-9.0 s.
 The entry points (`launch.*`) call `configure()` right after importing TensorFlow; a sweep's workers
 get the same pools through `environment(threads)` (`sweep.executors.thread_env`). A notebook on a
 CPU may call `configure()` before its first TensorFlow op. This module imports TensorFlow only
-inside `configure`.
+inside `configure` and `set_pools`.
 """
 
 import os
@@ -60,8 +60,16 @@ def configure():
         return None
     intra, inter = pools(cores())
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
+        set_pools(intra, inter)
     except RuntimeError:  # "cannot be modified after initialization"
         return None
     return intra, inter
+
+
+def set_pools(intra, inter):
+    """Give TensorFlow `intra` intra-op and `inter` inter-op threads (before its runtime starts;
+    RuntimeError after)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
