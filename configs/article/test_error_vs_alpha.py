@@ -45,8 +45,8 @@ def get_config(scale="reduced"):
     config.dtype = pick(scale, reduced="float32", protocol="float64", article="float64")  # protocol: per point
     config.dynamics.max_steps = pick(scale, reduced=100_000, protocol=1_000_000, article=1_000_000)
     config.dynamics.num_records = 80
-    # The frozen-kernel predictors hold the [n_test, P] kernel: 4 GB in float64 at P = 10,000 and
-    # 50,000 test points, more than the run itself; this figure does not draw them.
+    # The frozen-kernel predictors hold the [P, P] train kernel (800 MB in float64 at P = 10,000) and
+    # read all of it at every step of their flows; this figure does not draw them.
     config.kernels.predictors = scale == "reduced"
     return config
 

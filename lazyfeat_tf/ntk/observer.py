@@ -29,15 +29,15 @@ the record's t, each in its thread, record after record; no record waits for the
 cores the network's training keeps both busy (its two row blocks, `cpu_threads`): the threads take
 CPU time from it, so they hide only part of what they cost.
 
-What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 2 CPU cores; benchmarks/kernel_tracking.py,
-README), each part timed in the main thread (alpha*sqrt(h) = 100): at construction ~0.16 s (the
-Theta_0 predictor's train kernel, 0.04-0.13 s; the trace of its integrator, ~0.07 s); at the
-records ~0.3 s of probe kernels and metrics (~4 ms each, the first ~0.12 s more: the trace of the
-probe kernels and Theta_0) and ~0.3 s of the Theta_0 predictor's integration (~2,400 steps of
-~0.1 ms, XLA); ~0.08 s writing the records; at the end ~0.3 s (Theta_T, the whole-test-set drift,
-the predictors' test outputs while the final predictor integrates, ~2,400 steps). The integrator's
-XLA program compiles once (~0.4 s; ~0.13 s from the persistent cache of
-`lazyfeat_tf.compilation_cache`, in the background from the first record on).
+What it costs the demo run (n = 1000, h = 64, 2 x 128 probes, 41 records, 2 CPU cores), each piece
+timed alone (`benchmarks/kernel_tracking.py --parts`, README; alpha*sqrt(h) = 100): at construction
+~0.12 s (the Theta_0 predictor's train kernel, the trace of its integrator); beside the training
+~0.1 s loading the integrator's XLA program from the persistent cache of
+`lazyfeat_tf.compilation_cache` (~0.4 s compiling it), ~0.11 s for the first probe measure (the
+trace of the probe kernels, Theta_0), ~3 ms for each later one, ~0.15 s for the Theta_0 predictor's
+~2,600 steps, ~0.02 s writing the drift records; at the end ~0.25 s on the way to the final
+predictor's test error (Theta_T, its ~2,600 steps, its test outputs) and ~0.14 s beside it (the
+Theta_0 predictor's test outputs, the whole-test-set drift): ~1 s in all.
 
 Memory of the predictors: their `[n, n]` train kernels (the Theta_0 predictor's, the final or
 running kernel being filled in, and the running predictor's), plus one block of kernel rows at a
