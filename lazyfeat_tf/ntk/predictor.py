@@ -120,7 +120,7 @@ class KernelRows:
     def _assemble_symmetric(self):
         """The kernel of a set with itself from its blocks on and above the diagonal, `square_rows(n)`
         a side (as `full_drift`: the fewest blocks whose arrays take about `BLOCK_BYTES`; one block
-        up to n = 2,364). Eager blocks cost a few ms of dispatch each: n = 1000, h = 64 took 30 ms
+        up to n = 2,048). Eager blocks cost a few ms of dispatch each: n = 1000, h = 64 took 30 ms
         as one block against 56 ms as 4 x 4 blocks of 250 rows (float32; float64 60 and 100 ms)."""
         ops, n = self._operands(self.x_rows), len(self.x_rows)
         kernel = np.empty((n, n), self._dtype.as_numpy_dtype)
