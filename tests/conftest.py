@@ -33,6 +33,17 @@ def tiny_config(**overrides):
     return config
 
 
+def load_benchmark(name):
+    """The module of `benchmarks/<name>.py` (benchmarks are scripts, not a package)."""
+    import importlib.util
+
+    path = os.path.join(REPO_ROOT, "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def set_field(config, key, value, separator="__"):
     """config[a][b][c] = value for key "a__b__c" (or "a.b.c" with separator "."); a ConfigDict or a
     nested dict."""

@@ -1,25 +1,15 @@
 """`benchmarks/kernel_tracking.py --parts`: the pieces of default kernel tracking, timed alone, and the
 least wall time they can add to a run; the benchmark itself runs on demand only."""
 
-import importlib.util
 import math
 import os
 
 import numpy as np
 
-from conftest import REPO_ROOT
+from conftest import load_benchmark
 from test_kernel_tracking import tracked_config
 
-
-def load_benchmark():
-    path = os.path.join(REPO_ROOT, "benchmarks", "kernel_tracking.py")
-    spec = importlib.util.spec_from_file_location("kernel_tracking_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-benchmark = load_benchmark()
+benchmark = load_benchmark("kernel_tracking")
 
 
 def test_least_added_counts_the_pieces_beside_training_at_half_and_the_end_beside_not_at_all():

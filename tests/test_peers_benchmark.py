@@ -1,24 +1,13 @@
 """The pure helpers of benchmarks/peers.py (flop counts, case selection, flags, table); the benchmark
 itself runs on demand only."""
 
-import importlib.util
 import inspect
-import os
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import load_benchmark
 
-
-def load_peers():
-    path = os.path.join(REPO_ROOT, "benchmarks", "peers.py")
-    spec = importlib.util.spec_from_file_location("peers_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-peers = load_peers()
+peers = load_benchmark("peers")
 
 
 def test_proposal_flops_count_forward_and_backward():
