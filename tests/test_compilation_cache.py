@@ -67,16 +67,19 @@ def test_an_entry_point_writes_and_a_later_process_reads_the_compiled_program(tm
 
 
 def test_a_tracked_run_reads_the_predictors_program_that_the_same_run_wrote_before(tmp_path):
-    """The frozen-kernel predictor's integrator is XLA: traced in the main thread at construction,
-    its program's key is the same in every process of a run (traced beside the tracker's thread it
-    changed from one process to the next, and every run compiled it again)."""
+    """The frozen-kernel predictors' integrators are XLA: traced in the main thread at the observer's
+    construction, their programs' keys are the same in every process of a run (traced beside the
+    tracker's thread, the Theta_0 predictor's at its construction and the running-kernel predictor's
+    at the first moment, they changed from one process to the next, and every run compiled them
+    again)."""
     env = {**os.environ, compilation_cache.ENV: str(tmp_path / "xla"), "PYTHONPATH": REPO}
     env.pop("TF_XLA_FLAGS", None)
     cache = tmp_path / "xla" / f"tf-{compilation_cache.tensorflow_version()}"
     written = []
     for i in range(2):
         command = [sys.executable, "-m", "launch.train", "--config=tests/configs/tiny.py",
-                   f"--workdir={tmp_path / f'run{i}'}", "--config.kernels.track=True"]
+                   f"--workdir={tmp_path / f'run{i}'}", "--config.kernels.track=True",
+                   "--config.kernels.running_fractions=(0.0, 0.5)"]
         out = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr[-2000:]
         written.append({p.name: p.stat().st_mtime_ns for p in cache.iterdir()})

@@ -166,7 +166,7 @@ class KernelObserver:
             net.initial_function(x).numpy() for x in (task.x_train, task.x_test))
         self.initial = self._predictor() if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
-        self.running = None  # the running-kernel predictor, made at the first moment
+        self.running = self._running_predictor() if kernels.running_fractions else None
         self._records = collections.deque()  # the records `start` began, oldest first, until `collect`
         self._tracking = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kernel-tracker")
         self._integrating = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="theta0-predictor")
@@ -194,15 +194,21 @@ class KernelObserver:
             named["initial/coefficients"] = self.initial.system.params[0]
         return named
 
+    def _running_predictor(self):
+        """The running-kernel predictor, made here, in the main thread before the tracker's starts
+        (its integrator's program then has the same key in the persistent XLA cache in every
+        process, `FrozenKernelPredictor`), on a placeholder kernel of zeros: each moment restarts it
+        on Theta_t."""
+        n, dtype = len(self.task.y_train), tf.as_dtype(models.parts(self.model).readout.kernel.dtype)
+        placeholder = np.zeros((n, n), dtype.as_numpy_dtype)
+        return FrozenKernelPredictor(placeholder, (), self.task.y_train, self.task.y_test, offsets=self.offsets,
+                                     **self.predictor_options)
+
     def _running_test_error(self, kernels):
         """Test error of the predictor trained to convergence on `kernels` (NaN if not finite)."""
         if not np.all(np.isfinite(kernels[0])):
             return float("nan")
-        if self.running is None:
-            self.running = FrozenKernelPredictor(*kernels, self.task.y_train, self.task.y_test,
-                                                 offsets=self.offsets, **self.predictor_options)
-        else:
-            self.running.restart_on(*kernels)
+        self.running.restart_on(*kernels)
         self.running.run_to_convergence()
         return self._test_error(self.running)
 
