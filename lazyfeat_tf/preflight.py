@@ -67,11 +67,13 @@ def memory_terms(spec):
         probes = k.n_probe_train**2 + k.n_probe_test**2
         terms["the probe kernels"] = (8 * probes * (depth + 3) * 2, "kernels.n_probe_train",
                                       "lower --config.kernels.n_probe_train and --config.kernels.n_probe_test")
-        if k.predictors:
-            kernels = PREDICTOR_KERNELS + (1 if k.running_fractions else 0)
+        if k.predictors or k.running_fractions:  # the running-kernel predictor alone holds as many
+            kernels = PREDICTOR_KERNELS + (1 if k.predictors and k.running_fractions else 0)
+            off = [f"--config.kernels.{setting}" for setting, on in (
+                ("predictors=False", k.predictors), ("running_fractions=()", k.running_fractions)) if on]
             terms["the frozen-kernel predictors' [n_train, n_train] kernels"] = (
                 size * (kernels * n * n + n * pass_values) + KERNEL_BLOCK_BYTES, "data.n_train",
-                "lower --config.data.n_train or set --config.kernels.predictors=False")
+                "lower --config.data.n_train or set " + " and ".join(off))
         if k.full_drift:
             terms["the whole-set kernel drift"] = (
                 size * max(n, n_test) * pass_values + FULL_DRIFT_BYTES, "data.n_test" if n_test > n else "data.n_train",

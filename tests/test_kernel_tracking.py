@@ -476,15 +476,18 @@ def protocol_spec(n_test=50_000, **overrides):
 
 
 def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kernel():
-    """At P = 10,000 the predictors cost 4 (5 with running predictors) `[P, P]` float64 kernels, a
-    block of kernel rows and a pass over the training set; 40,000 more test points cost their data
+    """At P = 10,000 the predictors cost 4 (5 with running predictors, 4 for running predictors
+    alone) `[P, P]` float64 kernels, a block of kernel rows and a pass over the training set; 40,000 more test points cost their data
     and passes, linear in n_test, not a `[40000, 10000]` kernel (3 GB)."""
     from lazyfeat_tf import preflight
 
     name = "the frozen-kernel predictors' [n_train, n_train] kernels"
-    plain, running = (preflight.memory_terms(protocol_spec(**k))[name][0]
-                      for k in ({}, {"kernels__running_fractions": (1.0,)}))
+    plain, running, running_alone = (preflight.memory_terms(protocol_spec(**k))[name][0] for k in (
+        {}, {"kernels__running_fractions": (1.0,)},
+        {"kernels__running_fractions": (1.0,), "kernels__predictors": False}))
     assert running - plain == 8 * 10_000**2
+    assert running_alone == plain  # the running-kernel predictor's own kernel, the one filled in, two copies
+    assert name not in preflight.memory_terms(protocol_spec(kernels__predictors=False))
     assert 4 * 8 * 10_000**2 < plain < 4 * 8 * 10_000**2 + 2**30
     more_tests = preflight.estimated_bytes(protocol_spec()) - preflight.estimated_bytes(protocol_spec(n_test=10_000))
     assert 0 < more_tests < 0.5 * 8 * 40_000 * 10_000
@@ -495,6 +498,9 @@ def test_the_memory_estimate_holds_the_predictors_train_kernels_and_no_test_kern
     ({}, 2**30, [("config.data.n_train=10000: the run needs about 6.06 GiB of memory (estimate), 3.69 GiB of it "
                   "for the frozen-kernel predictors' [n_train, n_train] kernels, and 1 GiB is available"),
                  "lower --config.data.n_train or set --config.kernels.predictors=False"]),
+    ({"kernels__predictors": False, "kernels__running_fractions": (0.5,)}, 2**30,
+     ["of it for the frozen-kernel predictors' [n_train, n_train] kernels",
+      "lower --config.data.n_train or set --config.kernels.running_fractions=()"]),
     ({"kernels__predictors": False, "data__n_test": 10**7}, 2**30,
      ["config.data.n_test=10000000", "of it for the whole-set kernel drift",
       "lower --config.data.n_test or set --config.kernels.full_drift=False"]),
