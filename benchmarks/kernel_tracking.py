@@ -1,6 +1,6 @@
 """Cost and physics of kernel tracking on the Fashion-MNIST run of the core issue.
 
-    python benchmarks/kernel_tracking.py [--repeats 2]
+    python benchmarks/kernel_tracking.py [--repeats 2] [-- launch.train flags, e.g. --config.kernels.predictors=False]
 
 Trains configs/demo.py (real Fashion-MNIST parity, n_train = 1000, h = 64, L = 3) at
 alpha*sqrt(h) = 0.01, 100 and 1000, with kernel tracking off and on (default settings), each in
@@ -59,11 +59,11 @@ def child_env(xla_cache):
             "LAZYFEAT_XLA_CACHE": xla_cache}
 
 
-def run(alpha_sqrt_h, track, workdir, xla_cache):
-    """results.json of one run in its own process (`child_env`), with the CPU seconds of that process
-    as "cpu_time"."""
+def run(alpha_sqrt_h, track, workdir, xla_cache, train_flags=()):
+    """results.json of one run in its own process (`child_env`; `train_flags`: more flags of
+    launch.train), with the CPU seconds of that process as "cpu_time"."""
     command = [sys.executable, "-m", "launch.train", "--config=configs/demo.py", f"--workdir={workdir}",
-               f"--config.alpha_sqrt_h={alpha_sqrt_h}", f"--config.kernels.track={track}"]
+               f"--config.alpha_sqrt_h={alpha_sqrt_h}", f"--config.kernels.track={track}", *train_flags]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, cwd=REPO, env=child_env(xla_cache), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -146,6 +146,11 @@ def part_costs(config, records, scratch):
     return costs
 
 
+def error_cell(error):
+    """A predictor's test error for the table ("n/a" without the predictors)."""
+    return f"{'n/a':>9}" if error is None else f"{error:>9.4f}"
+
+
 def least_added(costs):
     """The least wall time the pieces `costs` ([(phase, part, seconds)]) can add to a run: those
     before training and on the end's critical path in full, those beside training at half (spread
@@ -204,7 +209,11 @@ def main():
     parser.add_argument("--parts-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--records", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--scratch", default="", help=argparse.SUPPRESS)
+    parser.add_argument("train_flags", nargs="*", metavar="-- FLAG",
+                        help="more flags of launch.train for both sides, e.g. -- --config.kernels.predictors=False")
     args = parser.parse_args()
+    if args.train_flags and args.parts:
+        parser.error(f"--parts times the default measurements: drop {' '.join(args.train_flags)}")
     if args.parts_child:
         return parts_child(args.records, args.scratch)
     if args.parts:
@@ -217,7 +226,7 @@ def main():
             for i in range(args.repeats):  # off and on alternate, so that a slow spell hits both
                 for track in (False, True):
                     workdir = os.path.join(tmp, f"{value}-{track}-{i}")
-                    results[track].append(run(value, track, workdir, os.path.join(tmp, "xla")))
+                    results[track].append(run(value, track, workdir, os.path.join(tmp, "xla"), args.train_flags))
             best = {track: min(rs, key=lambda r: r["wall_time"]) for track, rs in results.items()}
             overhead = best[True]["wall_time"] / best[False]["wall_time"] - 1
             cpu = {track: min(r["cpu_time"] for r in rs) for track, rs in results.items()}
@@ -226,7 +235,7 @@ def main():
             paired = statistics.median(on["wall_time"] / off["wall_time"] - 1 for off, on in rounds[1:] or rounds)
             rows.append((value, best[False]["wall_time"], best[True]["wall_time"], overhead, cold, paired,
                          cpu[True] / cpu[False] - 1, best[True]["kernel_drift_test"], best[True]["test_error"],
-                         best[True]["init_kernel_test_error"], best[True]["final_kernel_test_error"]))
+                         best[True].get("init_kernel_test_error"), best[True].get("final_kernel_test_error")))
     print(f"load average after: {load()}")
     print(f"{'alpha*sqrt(h)':>13} {'wall off s':>10} {'wall on s':>10} {'overhead':>13} {'cold':>5} {'paired':>6} "
           f"{'cpu':>5} {'drift test':>11} {'test err':>9} {'init ker':>9} {'final ker':>9}")
@@ -234,7 +243,7 @@ def main():
         flag = "ok" if overhead <= TARGET else "OVER"
         print(f"{value:>13g} {off:>10.2f} {on:>10.2f} {overhead:>8.0%} {flag:>4} {cold:>5.0%} {paired:>6.0%} "
               f"{cpu_overhead:>5.0%} "
-              f"{drift:>11.3e} {err:>9.4f} {init_err:>9.4f} {final_err:>9.4f}")
+              f"{drift:>11.3e} {err:>9.4f} {error_cell(init_err)} {error_cell(final_err)}")
     print(f"target: wall-time overhead at most {TARGET:.0%} in every case")
     drift = {value: row[7] for value, row in zip(VALUES, rows)}
     print(f"drift(0.01) / drift(100) = {drift[0.01] / drift[100.0]:.3g} (feature >> lazy expected)")
