@@ -134,6 +134,7 @@ def part_costs(config, records, scratch):
           lambda: (predictor.restart_on(theta_t, test_rows), predictor.run_to_convergence()), 3)
     c = predictor.coefficients()
     timed(CRITICAL, "its test error (kernel_times)", lambda: kernel_times(model, x_test, x_train, c), 3)
+
     def save_probe_kernels():
         arrays = {f"initial/{k}": v for k, v in tracker.initial_kernels().items()}
         arrays.update({f"final/{k}": v for k, v in tracker.current_kernels().items()})

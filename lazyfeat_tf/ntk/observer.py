@@ -164,7 +164,7 @@ class KernelObserver:
         net = models.parts(model)  # F(w0) = alpha f0 is the linear models' start when not centred
         self.offsets = None if net.readout.centered else tuple(
             net.initial_function(x).numpy() for x in (task.x_train, task.x_test))
-        self.initial = self._predictor() if kernels.predictors else None
+        self.initial = self._predictor(*self._kernels(initial=True)) if kernels.predictors else None
         self.moments = RunningMoments(kernels.running_fractions, initial_loss)
         self.running = self._running_predictor() if kernels.running_fractions else None
         self._records = collections.deque()  # the records `start` began, oldest first, until `collect`
@@ -180,9 +180,10 @@ class KernelObserver:
         return (KernelRows(self.model, x_train, x_train, method=method).assemble(),
                 KernelRows(self.model, x_test, x_train, method=method, initial=initial))
 
-    def _predictor(self):
-        """The frozen-Theta_0 predictor (full training set), made at initialization."""
-        return FrozenKernelPredictor(*self._kernels(initial=True), self.task.y_train, self.task.y_test,
+    def _predictor(self, theta_train, test_kernel):
+        """A frozen-kernel predictor of this run (full training set) on the kernels `theta_train`
+        `[n, n]` and `test_kernel` (Theta(test, train), as for `FrozenKernelPredictor`)."""
+        return FrozenKernelPredictor(theta_train, test_kernel, self.task.y_train, self.task.y_test,
                                      offsets=self.offsets, **self.predictor_options)
 
     def variables(self):
@@ -200,9 +201,7 @@ class KernelObserver:
         process, `FrozenKernelPredictor`), on a placeholder kernel of zeros: each moment restarts it
         on Theta_t."""
         n, dtype = len(self.task.y_train), tf.as_dtype(models.parts(self.model).readout.kernel.dtype)
-        placeholder = np.zeros((n, n), dtype.as_numpy_dtype)
-        return FrozenKernelPredictor(placeholder, (), self.task.y_train, self.task.y_test, offsets=self.offsets,
-                                     **self.predictor_options)
+        return self._predictor(np.zeros((n, n), dtype.as_numpy_dtype), ())
 
     def _running_test_error(self, kernels):
         """Test error of the predictor trained to convergence on `kernels` (NaN if not finite)."""

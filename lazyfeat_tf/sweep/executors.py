@@ -3,9 +3,9 @@
 - `local`: a `concurrent.futures.ProcessPoolExecutor` of `workers` spawned processes (default: one
   per core), each limited to `cores // workers` threads through `TF_NUM_INTEROP_THREADS` (and
   `TF_NUM_INTRAOP_THREADS`: `lazyfeat_tf.cpu_threads`) and `OMP_NUM_THREADS`, set before TensorFlow
-  is imported there. Workers are reused between runs. If a worker process dies, the pool is rebuilt and the runs it held count
-  one failed attempt each. A worker ends itself within `PARENT_POLL_SECS` once the sweep process is
-  gone (Ctrl-C, SIGTERM, kill -9), so no orphan goes on writing a run.
+  is imported there. Workers are reused between runs. If a worker process dies, the pool is rebuilt
+  and the runs it held count one failed attempt each. A worker ends itself within `PARENT_POLL_SECS`
+  once the sweep process is gone (Ctrl-C, SIGTERM, kill -9), so no orphan goes on writing a run.
 - `ray`: tasks on an existing Ray cluster (`ray_address`) or on an embedded local Ray started for the
   sweep; each task reserves `threads` CPUs and gets the same thread variables through its runtime
   environment. The sweep directory must be on a file system every node sees.
